@@ -1,0 +1,36 @@
+// flagd's custom JSON Logic operators, exposed for direct testing and benchmarking.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/json/json.h"
+
+namespace ff::eval {
+
+// MurmurHash3 x86 32-bit (Austin Appleby), over the given bytes.
+std::uint32_t murmur3_x86_32(std::string_view data, std::uint32_t seed = 0);
+
+// flagd fractional v2 bucket: (uint64(hash) * total_weight) >> 32.
+std::uint64_t fractional_bucket(std::uint32_t hash, std::uint64_t total_weight);
+
+// A version as flagd's sem_ver operator understands it (golang.org/x/mod/semver after flagd's
+// normalisation): optional v/V prefix, partial "1" / "1.2" filled with zeros, pre-release
+// identifiers, build metadata ignored.
+struct SemVer {
+  std::uint64_t major = 0, minor = 0, patch = 0;
+  std::string prerelease;  // without the leading '-'; empty when none
+};
+std::optional<SemVer> parse_semver(std::string_view text);
+// <0, 0, >0 as semver precedence orders a and b.
+int compare_semver(const SemVer& a, const SemVer& b);
+
+// sem_ver operator on already-evaluated arguments: [version, op, version]. nullopt = null.
+std::optional<bool> sem_ver(const Json& args);
+// starts_with / ends_with on evaluated arguments. nullopt = null.
+std::optional<bool> starts_with(const Json& args);
+std::optional<bool> ends_with(const Json& args);
+
+}  // namespace ff::eval
