@@ -6,7 +6,9 @@
 
 #include "agent/cli/offline.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"fleetflag: staggered fleet rollouts driven by OpenFeature flagd flags"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fleetflag 0.1.0");
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   auto* c2 = ev->add_option("--contexts", contexts, "JSONL file: one context per line");
   c1->excludes(c2);
   ev->add_flag("--pretty", eo.pretty, "indent the output");
+  ev->add_flag("--summary", eo.summary, "with --contexts: count contexts per variant and flag");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -43,4 +46,15 @@ int main(int argc, char** argv) {
     return ff::cli::run_eval(eo, std::cout, std::cerr);
   }
   return ff::cli::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "fleetflag: fatal: " << e.what() << "\n";
+    return ff::cli::kExitUsage;
+  }
 }

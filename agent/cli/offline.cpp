@@ -1,7 +1,9 @@
 #include "agent/cli/offline.h"
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -133,6 +135,9 @@ int run_eval(const EvalOptions& o, std::ostream& out, std::ostream& err) {
   int rc = kExitOk;
   std::string line;
   std::size_t lineno = 0;
+  std::size_t hosts = 0;
+  // flag -> outcome ("variant" or "REASON" or "ERROR:CODE") -> count
+  std::map<std::string, std::map<std::string, std::size_t>> waves;
   while (std::getline(in, line)) {
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -142,8 +147,37 @@ int run_eval(const EvalOptions& o, std::ostream& out, std::ostream& err) {
       rc = kExitInvalid;
     } else if (!eval_one(engine, o, *ctx, body, scratch)) {
       rc = kExitInvalid;
+    } else if (o.summary) {
+      ++hosts;
+      const Json& items = o.flag ? Json::array({body}) : body["flags"];
+      for (const auto& f : items) {
+        std::string outcome;
+        if (f.contains("errorCode")) {
+          outcome = "ERROR:" + f["errorCode"].get<std::string>();
+        } else if (f.contains("variant")) {
+          outcome = f["variant"].get<std::string>();
+        } else {
+          outcome = "(" + f["reason"].get<std::string>() + ", no value)";
+        }
+        ++waves[f["key"].get<std::string>()][outcome];
+      }
+      continue;
     }
     print(out, body, o.pretty);
+  }
+  if (o.summary) {
+    out << hosts << " contexts evaluated\n";
+    for (const auto& [flag, outcomes] : waves) {
+      out << flag << "\n";
+      for (const auto& [outcome, count] : outcomes) {
+        const double pct =
+            hosts ? 100.0 * static_cast<double>(count) / static_cast<double>(hosts) : 0;
+        char line_buf[256];
+        std::snprintf(line_buf, sizeof line_buf, "  %-28s %8zu  %5.1f%%\n", outcome.c_str(), count,
+                      pct);
+        out << line_buf;
+      }
+    }
   }
   return rc;
 }

@@ -24,6 +24,9 @@ struct EvalOptions {
   std::optional<std::string> context;   // inline JSON or @FILE
   std::optional<std::string> contexts;  // JSONL file, one context per line
   bool pretty = false;
+  // With --contexts: instead of one body per line, print per flag how many contexts got each
+  // variant (or reason/error) — the size of each rollout wave across a fleet inventory.
+  bool summary = false;
 };
 
 // `fleetflag eval`: OFREP-shaped results for one context (bulk body, or single-flag body with

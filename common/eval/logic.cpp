@@ -54,7 +54,7 @@ enum class Op : std::uint8_t {
   kEndsWith,
 };
 
-struct Node {
+struct Node {  // NOLINT(bugprone-exception-escape): nlohmann's noexcept(false) ctors
   Op op = Op::kLiteral;
   // For operators written with a single non-array argument ({"var":"x"}, {"!":true}): the
   // argument is args[0] and unary is true. Some operators treat the two forms differently.
@@ -63,8 +63,8 @@ struct Node {
   std::vector<Node> args;  // operands, in order
   // kVar with a constant path: the path split on '.', and the default (args[1] if present).
   bool const_path = false;
-  bool whole_data = false;   // path "" / null: the current data itself
-  bool flagd_path = false;   // path begins with "$flagd" (injected, root scope only)
+  bool whole_data = false;  // path "" / null: the current data itself
+  bool flagd_path = false;  // path begins with "$flagd" (injected, root scope only)
   std::vector<std::string> path;
 };
 
@@ -229,7 +229,8 @@ Result<Node> compile_node(const Json& j, std::size_t depth) {
     case Op::kNone:
     case Op::kSome:
     case Op::kReduce:
-      if (n.unary) return Error{"invalid_rule", "'" + it.key() + "' needs an array of arguments", ""};
+      if (n.unary)
+        return Error{"invalid_rule", "'" + it.key() + "' needs an array of arguments", ""};
       break;
     default:
       break;
@@ -249,7 +250,8 @@ double js_string_to_number(std::string_view s) {
   while (!s.empty() && is_js_whitespace(s.back())) s.remove_suffix(1);
   if (s.empty()) return 0;
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  if (s.size() > 2 && s[0] == '0' && (s[1] | 0x20) != 'e' && !std::isdigit(static_cast<unsigned char>(s[1])) && s[1] != '.') {
+  if (s.size() > 2 && s[0] == '0' && (s[1] | 0x20) != 'e' &&
+      !std::isdigit(static_cast<unsigned char>(s[1])) && s[1] != '.') {
     int base = 0;
     switch (s[1] | 0x20) {
       case 'x':
@@ -290,8 +292,8 @@ double js_string_to_number(std::string_view s) {
     return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   }
   for (char c : body) {
-    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == 'e' || c == 'E' || c == '+' ||
-          c == '-')) {
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == 'e' || c == 'E' ||
+          c == '+' || c == '-')) {
       return nan;
     }
   }
@@ -350,7 +352,9 @@ bool js_falsy(const Json& v) {
   }
 }
 
-bool is_str_or_null(const Json& v) { return v.is_string() || v.is_null(); }
+bool is_str_or_null(const Json& v) {
+  return v.is_string() || v.is_null();
+}
 
 // JavaScript `===` on JSON values. Objects/arrays compare by identity in JS; here two
 // structured values are equal only when they are the same object in memory.
@@ -496,7 +500,10 @@ struct Val {
   explicit Val(const Json* r) : ref(r) {}
   explicit Val(Json j) : own(std::move(j)) {}
   const Json& get() const { return ref != nullptr ? *ref : own; }
-  Json take() && { return ref != nullptr ? *ref : std::move(own); }
+  Json take() && {
+    if (ref != nullptr) return *ref;
+    return std::move(own);
+  }
 };
 
 struct Scope {
@@ -654,8 +661,10 @@ class Evaluator {
       } else {
         if (!(is_str_or_null(a) && is_str_or_null(b))) {
           // json-logic-engine's compareCheck: objects never coerce; NaN coercions fail.
-          if (b.is_structured() || a.is_structured()) return fail("cannot compare an object or array");
-          if (std::isnan(to_number(b)) && !a.is_null()) return fail("comparison operand is not a number");
+          if (b.is_structured() || a.is_structured())
+            return fail("cannot compare an object or array");
+          if (std::isnan(to_number(b)) && !a.is_null())
+            return fail("comparison operand is not a number");
           if (std::isnan(to_number(a))) return fail("comparison operand is not a number");
           if (a.is_null() && js_falsy(b)) {
             b = nullptr;

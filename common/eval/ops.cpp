@@ -41,7 +41,11 @@ std::optional<bool> sem_ver(const Json& args) {
   return std::nullopt;
 }
 
-std::optional<bool> starts_with(const Json& args) { return affix(args, true); }
-std::optional<bool> ends_with(const Json& args) { return affix(args, false); }
+std::optional<bool> starts_with(const Json& args) {
+  return affix(args, true);
+}
+std::optional<bool> ends_with(const Json& args) {
+  return affix(args, false);
+}
 
 }  // namespace ff::eval

@@ -40,14 +40,16 @@ namespace {
 
 struct CompiledFlag {
   const flags::Flag* flag = nullptr;
-  Rule rule;                          // empty when the flag has no targeting
-  std::string error;                  // targeting could not be prepared: PARSE_ERROR
+  Rule rule;          // empty when the flag has no targeting
+  std::string error;  // targeting could not be prepared: PARSE_ERROR
   const std::string* default_name = nullptr;
   const Json* default_value = nullptr;
 };
 
-const std::string kTrue = "true";
-const std::string kFalse = "false";
+const std::string& bool_name(bool b) {
+  static const std::string names[2] = {"false", "true"};
+  return names[b ? 1 : 0];
+}
 
 bool type_matches(const Json& v, ValueType t) {
   switch (t) {
@@ -84,7 +86,7 @@ struct Match {
     if (result.is_string()) {
       it = variants.find(result.get_ref<const std::string&>());
     } else if (result.is_boolean()) {
-      it = variants.find(result.get<bool>() ? kTrue : kFalse);
+      it = variants.find(bool_name(result.get<bool>()));
     } else {
       m->missing = json::variant_name(result);
       it = variants.find(m->missing);
@@ -138,8 +140,12 @@ Engine::~Engine() = default;
 Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 
-const flags::FlagSet& Engine::flag_set() const { return impl_->set; }
-std::size_t Engine::size() const { return impl_->compiled.size(); }
+const flags::FlagSet& Engine::flag_set() const {
+  return impl_->set;
+}
+std::size_t Engine::size() const {
+  return impl_->compiled.size();
+}
 
 std::vector<std::string> Engine::compile_errors() const {
   std::vector<std::string> out;

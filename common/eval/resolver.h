@@ -35,7 +35,7 @@ const char* to_string(ErrorCode code);
 
 struct Resolution {
   std::string_view key;
-  const Json* value = nullptr;          // nullptr: no value (use the caller's default)
+  const Json* value = nullptr;           // nullptr: no value (use the caller's default)
   const std::string* variant = nullptr;  // nullptr together with value
   Reason reason = Reason::kError;
   ErrorCode error = ErrorCode::kNone;

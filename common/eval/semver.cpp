@@ -23,8 +23,8 @@ bool parse_num(std::string_view s, std::uint64_t& out) {
 bool valid_ident(std::string_view s, bool prerelease) {
   if (s.empty()) return false;
   for (char c : s) {
-    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    c == '-';
+    const bool ok =
+        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
     if (!ok) return false;
   }
   // Numeric pre-release identifiers must not have leading zeros (semver 2.0.0 §9).

@@ -5,7 +5,9 @@
 namespace ff::flags {
 namespace {
 
-std::string flag_path(std::string_view key) { return "/flags/" + json::pointer_token(key); }
+std::string flag_path(std::string_view key) {
+  return "/flags/" + json::pointer_token(key);
+}
 
 struct RefExpander {
   const Json* evaluators;  // object or nullptr
@@ -139,7 +141,9 @@ Result<Flag> load_flag(std::string key, const Json& f, const Json& set_metadata,
 
 }  // namespace
 
-const char* to_string(State state) { return state == State::kEnabled ? "ENABLED" : "DISABLED"; }
+const char* to_string(State state) {
+  return state == State::kEnabled ? "ENABLED" : "DISABLED";
+}
 
 Result<FlagSet> load(std::string_view text, const LoadOptions& options) {
   auto doc = json::parse(text, options.limits);

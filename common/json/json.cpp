@@ -124,8 +124,8 @@ std::string js_number_string(double value) {
   // JS uses plain decimal notation for 1e-7 < |x| < 1e21 and exponent notation otherwise,
   // always with the shortest digits that round-trip.
   const double mag = std::fabs(value);
-  const auto fmt = (mag >= 1e-6 && mag < 1e21) ? std::chars_format::fixed
-                                                : std::chars_format::scientific;
+  const auto fmt =
+      (mag >= 1e-6 && mag < 1e21) ? std::chars_format::fixed : std::chars_format::scientific;
   auto res = std::to_chars(buf, buf + sizeof buf, value, fmt);
   std::string s(buf, res.ptr);
   // JS writes exponents as "1e-7" / "1e+21"; to_chars writes "1e-07" / "1e+21".

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: unit tests, the differential test against
+# OpenFeature's flagd-core, and the CLI tests (ctest, default preset).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" default
+cd "$root"
+ctest --preset default -j"$(nproc)"
