@@ -52,6 +52,9 @@ struct LoadOptions {
 // flagd daemon's schema, as an array of flags carrying `key`.
 Result<FlagSet> load(std::string_view text, const LoadOptions& options = {});
 Result<FlagSet> load(const Json& document, const LoadOptions& options = {});
+inline Result<FlagSet> load(const std::string& text, const LoadOptions& options = {}) {
+  return load(std::string_view(text), options);
+}
 
 const char* to_string(State state);
 

@@ -115,7 +115,7 @@ const OpSpec* find_op(std::string_view name) {
   return nullptr;
 }
 
-constexpr std::array<std::string_view, 8> kSemVerOperators{"=", "!=", ">", "<",
+constexpr std::array<std::string_view, 8> kSemVerOperators{"=",  "!=", ">", "<",
                                                            ">=", "<=", "~", "^"};
 
 // ECMAScript /^.{1,}$/u, the key pattern of flags.json's patternProperties: `.` matches every
@@ -136,7 +136,9 @@ bool matches_key_pattern(std::string_view key) {
   return !key.empty() && !has_line_terminator(key);
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool is_ident_char(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
@@ -215,8 +217,7 @@ std::string quote(std::string_view s) {
     s = s.substr(0, end);
     cut = true;
   }
-  std::string out =
-      Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out = Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
   if (cut) out.insert(out.size() - 1, "...");
   return out;
 }
@@ -320,8 +321,8 @@ class Validator {
   std::vector<Violation> run(const Json& document) {
     this->document(document);
     if (truncated_) {
-      out_.push_back({"", "too many violations; stopped reporting after " +
-                              std::to_string(out_.size())});
+      out_.push_back(
+          {"", "too many violations; stopped reporting after " + std::to_string(out_.size())});
     }
     return std::move(out_);
   }
@@ -623,8 +624,8 @@ class Validator {
     }
     if (other != nullptr) {
       report("combines " + quote(first->name) + " and " + quote(other->name) +
-             ", operators of different targeting.json rules (" + std::string(first->group) +
-             ", " + std::string(other->group) + "); use one operator per object");
+             ", operators of different targeting.json rules (" + std::string(first->group) + ", " +
+             std::string(other->group) + "); use one operator per object");
     }
     for (auto it = r.begin(); it != r.end() && !full(); ++it) {
       Push p(*this, it.key());
@@ -744,8 +745,9 @@ class Validator {
     constexpr std::string_view kFlagd = "$flagd.";
     if (s.substr(0, kFlagd.size()) != kFlagd || has_line_terminator(s)) return;
     if (s == "$flagd.timestamp" || s == "$flagd.flagKey") return;
-    report(quote(s) + " is not a property flagd provides: only $flagd.timestamp and "
-                      "$flagd.flagKey exist");
+    report(quote(s) +
+           " is not a property flagd provides: only $flagd.timestamp and "
+           "$flagd.flagKey exist");
   }
 
   void string_array(const Json& v, std::string_view what) {
@@ -796,8 +798,7 @@ class Validator {
       if (v[i].is_object()) {
         rule(v[i], depth + 1, false);
       } else {
-        report("must be a string or a JSON Logic rule (" + quote(op.name) +
-               " compares strings)");
+        report("must be a string or a JSON Logic rule (" + quote(op.name) + " compares strings)");
       }
     }
   }
@@ -984,7 +985,9 @@ Result<Json> parse_guarded(std::string_view text) {
 
 }  // namespace
 
-std::vector<Violation> validate(const Json& document) { return Validator().run(document); }
+std::vector<Violation> validate(const Json& document) {
+  return Validator().run(document);
+}
 
 std::vector<Violation> validate_text(std::string_view text) {
   auto parsed = parse_guarded(text);

@@ -76,7 +76,7 @@ Result<Json> parse(std::string_view text, const Limits& limits) {
     try {
       const Json again = Json::parse(text.begin(), text.end());
       (void)again;
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e400
       message = e.what();
     }
     return Error{"invalid_json", message, ""};
