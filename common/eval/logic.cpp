@@ -352,10 +352,6 @@ bool js_falsy(const Json& v) {
   }
 }
 
-bool is_str_or_null(const Json& v) {
-  return v.is_string() || v.is_null();
-}
-
 // JavaScript `===` on JSON values. Objects/arrays compare by identity in JS; here two
 // structured values are equal only when they are the same object in memory.
 bool js_strict_equal(const Json& a, const Json& b) {
@@ -653,24 +649,20 @@ class Evaluator {
       Val cur = eval(n.args[i], scope);
       if (failed_) return Val();
       const Json& a = prev.get();
-      Json b = cur.get();  // copy only when coercion replaces it below; primitives are cheap
+      const Json& b = cur.get();
       bool result = false;
       if (strict) {
         result = js_strict_equal(a, cur.get());
         if (n.op == Op::kStrictNe) result = !result;
       } else {
-        if (!(is_str_or_null(a) && is_str_or_null(b))) {
-          // json-logic-engine's compareCheck: objects never coerce; NaN coercions fail.
-          if (b.is_structured() || a.is_structured())
-            return fail("cannot compare an object or array");
-          if (std::isnan(to_number(b)) && !a.is_null())
-            return fail("comparison operand is not a number");
-          if (std::isnan(to_number(a))) return fail("comparison operand is not a number");
-          if (a.is_null() && js_falsy(b)) {
-            b = nullptr;
-          } else if (b.is_null() && js_falsy(a)) {
-            b = 0;
-          }
+        // flagd Go (diegoholiveira/jsonlogic) semantics, the reference: an object or array
+        // equals nothing and orders with nothing; null equals only null; a string that is not
+        // a number compared with a number is simply false. flagd-core throws for some of these
+        // depending on operand order (tests/diff/README.md), so it cannot be the guide here.
+        if (a.is_structured() || b.is_structured()) {
+          if (n.op != Op::kNe) return Val(Json(false));
+          prev = std::move(cur);
+          continue;
         }
         switch (n.op) {
           case Op::kEq:
@@ -696,7 +688,7 @@ class Evaluator {
         }
       }
       if (!result) return Val(Json(false));
-      prev = Val(std::move(b));
+      prev = std::move(cur);
     }
     return Val(Json(true));
   }

@@ -5,10 +5,11 @@
 // evaluation context. Semantics follow JSON Logic as implemented by flagd's evaluators:
 // json-logic truthiness (false, null, 0, "", [] and {} are falsy), JavaScript-style coercion
 // for ==, <, + and friends, and `null` (never false) from flagd's custom operators on bad input.
+// Comparisons follow flagd Go: an object or array equals and orders with nothing (false, `!=`
+// true), null equals only null, a non-numeric string against a number is false.
 //
-// Runtime failures (comparing an object, arithmetic on a non-number string, dividing by zero,
-// exceeding the work budget) are reported as an error; the resolver maps them to PARSE_ERROR
-// as flagd does.
+// Runtime failures (arithmetic on a non-number, dividing by zero, exceeding the work budget)
+// are reported as an error; the resolver maps them to PARSE_ERROR as flagd does.
 #pragma once
 
 #include <cstdint>

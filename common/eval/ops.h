@@ -20,7 +20,9 @@ std::uint64_t fractional_bucket(std::uint32_t hash, std::uint64_t total_weight);
 // normalisation): optional v/V prefix, partial "1" / "1.2" filled with zeros, pre-release
 // identifiers, build metadata ignored.
 struct SemVer {
-  std::uint64_t major = 0, minor = 0, patch = 0;
+  // Decimal digits without leading zeros, of any length: golang.org/x/mod/semver compares
+  // numeric fields as strings (by length, then lexically), so flagd accepts > 64-bit parts.
+  std::string major = "0", minor = "0", patch = "0";
   std::string prerelease;  // without the leading '-'; empty when none
 };
 std::optional<SemVer> parse_semver(std::string_view text);

@@ -1,5 +1,3 @@
-#include <charconv>
-
 #include "common/eval/ops.h"
 
 namespace ff::eval {
@@ -14,10 +12,16 @@ bool is_digits(std::string_view s) {
 }
 
 // A numeric field of golang.org/x/mod/semver: "0" or digits without a leading zero.
-bool parse_num(std::string_view s, std::uint64_t& out) {
+bool parse_num(std::string_view s, std::string& out) {
   if (!is_digits(s) || (s.size() > 1 && s[0] == '0')) return false;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  out = std::string(s);
+  return true;
+}
+
+int compare_num(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  const int c = a.compare(b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
 bool valid_ident(std::string_view s, bool prerelease) {
@@ -106,9 +110,9 @@ std::optional<SemVer> parse_semver(std::string_view text) {
 }
 
 int compare_semver(const SemVer& a, const SemVer& b) {
-  if (a.major != b.major) return a.major < b.major ? -1 : 1;
-  if (a.minor != b.minor) return a.minor < b.minor ? -1 : 1;
-  if (a.patch != b.patch) return a.patch < b.patch ? -1 : 1;
+  if (const int c = compare_num(a.major, b.major); c != 0) return c;
+  if (const int c = compare_num(a.minor, b.minor); c != 0) return c;
+  if (const int c = compare_num(a.patch, b.patch); c != 0) return c;
   if (a.prerelease == b.prerelease) return 0;
   if (a.prerelease.empty()) return 1;  // a release outranks its pre-releases
   if (b.prerelease.empty()) return -1;

@@ -55,6 +55,9 @@ Result<FlagSet> load(const Json& document, const LoadOptions& options = {});
 inline Result<FlagSet> load(const std::string& text, const LoadOptions& options = {}) {
   return load(std::string_view(text), options);
 }
+inline Result<FlagSet> load(const char* text, const LoadOptions& options = {}) {
+  return load(std::string_view(text), options);
+}
 
 const char* to_string(State state);
 

@@ -1,0 +1,69 @@
+// Minimal HTTP/1.1 client (Boost.Beast inside, not in this header) used by the sync
+// upstreams: http:// and https:// (OpenSSL, system CA store, custom CA, client certificate).
+//
+// Every call has a deadline; bodies are limited; no exception escapes. Calls are blocking and
+// thread-safe across different Client objects (each call runs its own io_context).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/json/json.h"
+
+namespace ff::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  // http://host[:port]/path?query or https://...
+  Headers headers;
+  std::string body;
+  std::chrono::milliseconds timeout{10000};  // whole exchange: connect + TLS + write + read
+  std::size_t max_body = 8u << 20;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  // Case-insensitive lookup of the first header with that name.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+struct TlsOptions {
+  std::string ca_file;      // extra CA bundle (PEM); the system store is always used too
+  std::string client_cert;  // PEM client certificate, with client_key
+  std::string client_key;
+  bool verify = true;  // verify peer and host name
+};
+
+class Client {
+ public:
+  explicit Client(TlsOptions tls = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Error codes: "bad_url", "resolve", "connect", "tls", "timeout", "io", "too_large".
+  Result<Response> request(const Request& req);
+
+  // Server-streamed response: `on_data` receives body bytes as they arrive (chunked decoding
+  // done) and returns false to stop. Ends on end of body, on `cancel` becoming true (checked at
+  // least every 200 ms), or when no byte arrives for `idle_timeout`. Returns the HTTP status.
+  Result<int> stream(const Request& req, const std::function<bool(std::string_view)>& on_data,
+                     const std::atomic<bool>& cancel, std::chrono::milliseconds idle_timeout);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace ff::http
