@@ -8,6 +8,7 @@ APT_PACKAGES=(
   clang clang-format clang-tidy libclang-rt-14-dev
   libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libboost-dev libssl-dev openssl
   libcli11-dev libyaml-cpp-dev libssl-dev libhowardhinnant-date-dev
   nodejs npm curl
 )
@@ -31,7 +32,7 @@ fi
 
 # Node packages used by the tests (OpenFeature's own evaluator as the oracle).
 root=$(cd "$(dirname "$0")/.." && pwd)
-for dir in tests/diff; do
+for dir in tests/diff tests/server; do
   if [[ -f $root/$dir/package.json ]]; then
     if [[ ! -d $root/$dir/node_modules || $root/$dir/package-lock.json -nt $root/$dir/node_modules ]]; then
       (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/cli/offline.h"
+#include "agent/cli/online.h"
 
 namespace {
 
@@ -32,7 +33,46 @@ int run(int argc, char** argv) {
   ev->add_flag("--pretty", eo.pretty, "indent the output");
   ev->add_flag("--summary", eo.summary, "with --contexts: count contexts per variant and flag");
 
+  std::string socket = ff::cli::kDefaultSocket;
+  app.add_option("--socket", socket, "the agent's Unix socket")->capture_default_str();
+  std::string key;
+  std::string default_value;
+  bool json = false;
+  auto* get = app.add_subcommand("get", "Print one flag's value for this host");
+  get->add_option("KEY", key, "flag key")->required();
+  auto* get_default = get->add_option("--default", default_value, "value to print when unknown");
+  get->add_flag("--json", json, "print the whole flag answer as JSON");
+  auto* enabled = app.add_subcommand("enabled", "Exit 0 if the flag is true, 1 if not, 2 unknown");
+  enabled->add_option("KEY", key, "flag key")->required();
+  auto* list = app.add_subcommand("list", "List all flags for this host");
+  list->add_flag("--json", json, "raw JSON");
+  auto* status = app.add_subcommand("status", "Agent and upstream status");
+  status->add_flag("--json", json, "raw JSON");
+  auto* ctx_cmd = app.add_subcommand("context", "The host's evaluation context");
+  unsigned max_changes = 0;
+  auto* watch = app.add_subcommand("watch", "Print flag changes as they happen");
+  watch->add_option("KEY", key, "only this flag");
+  watch->add_option("--count", max_changes, "exit after this many changes");
+  for (auto* sub : {get, enabled, list, status, ctx_cmd, watch}) {
+    sub->add_option("--socket", socket, "the agent's Unix socket");
+  }
+
   CLI11_PARSE(app, argc, argv);
+
+  if (get->parsed()) {
+    return ff::cli::run_get(
+        socket, key,
+        get_default->count() ? std::optional<std::string>(default_value) : std::nullopt, json,
+        std::cout, std::cerr);
+  }
+  if (enabled->parsed()) return ff::cli::run_enabled(socket, key, std::cerr);
+  if (list->parsed()) return ff::cli::run_list(socket, json, std::cout, std::cerr);
+  if (status->parsed()) return ff::cli::run_status(socket, json, std::cout, std::cerr);
+  if (ctx_cmd->parsed()) return ff::cli::run_context(socket, std::cout, std::cerr);
+  if (watch->parsed()) {
+    return ff::cli::run_watch(socket, key.empty() ? std::nullopt : std::optional<std::string>(key),
+                              max_changes, std::cout, std::cerr);
+  }
 
   if (validate->parsed()) return ff::cli::run_validate(validate_file, std::cout, std::cerr);
   if (ev->parsed()) {
