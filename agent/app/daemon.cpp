@@ -93,64 +93,68 @@ int run_daemon(int argc, char** argv) {
   cli.add_option("--attribute", attributes, "context attribute KEY=VALUE (repeatable)");
   CLI11_PARSE(cli, argc, argv);
 
-  // The YAML file is optional when everything needed is on the command line.
-  std::string yaml;
-  if (std::filesystem::exists(config_path)) {
-    std::ifstream in(config_path);
-    yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } else if (cli.get_option("--config")->count() > 0) {
-    std::fprintf(stderr, "fleetflagd: config file %s not found\n", config_path.c_str());
+  // File first, then command-line overrides; SIGHUP re-runs this so overrides survive reloads.
+  auto build_config = [&]() -> Result<AgentConfig> {
+    std::string yaml;
+    if (std::filesystem::exists(config_path)) {
+      std::ifstream in(config_path);
+      yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else if (cli.get_option("--config")->count() > 0) {
+      return Error{"config", "config file " + config_path + " not found", ""};
+    }
+    auto parsed = parse_config(yaml);
+    if (!parsed) {
+      Error e = parsed.error();
+      e.message = config_path + ": " + e.message;
+      return e;
+    }
+    AgentConfig cfg = std::move(*parsed);
+    if (!socket.empty()) cfg.api.socket_path = socket;
+    if (!state_dir.empty()) cfg.state_dir = state_dir;
+    if (!url.empty()) cfg.upstream.url = url;
+    if (!bootstrap.empty()) cfg.bootstrap_definitions = bootstrap;
+    if (!log_level.empty()) cfg.log_level = log_level;
+    if (!mode.empty()) {
+      if (mode == "ofrep") {
+        cfg.upstream.mode = sync::Mode::kOfrep;
+      } else if (mode == "flagd") {
+        cfg.upstream.mode = sync::Mode::kFlagd;
+      } else if (mode == "definitions") {
+        cfg.upstream.mode = sync::Mode::kDefinitions;
+      } else {
+        return Error{"config", "--mode must be ofrep, flagd or definitions", ""};
+      }
+    }
+    if (!interval.empty()) {
+      const auto d = parse_duration(interval);
+      if (!d) {
+        return Error{"config", "--interval: bad duration " + interval, ""};
+      }
+      cfg.sync.interval = *d;
+    }
+    if (!tcp.empty()) {
+      auto t = parse_config("api: {tcp: \"" + tcp + "\"}");
+      if (!t) {
+        return Error{"config", "--tcp: " + t.error().message, ""};
+      }
+      cfg.api.tcp_address = t->api.tcp_address;
+      cfg.api.tcp_port = t->api.tcp_port;
+    }
+    for (const auto& kv : attributes) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Error{"config", "--attribute needs KEY=VALUE", ""};
+      }
+      cfg.context.attributes[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return cfg;
+  };
+  auto built = build_config();
+  if (!built) {
+    std::fprintf(stderr, "fleetflagd: %s\n", built.error().to_string().c_str());
     return 2;
   }
-  auto parsed = parse_config(yaml);
-  if (!parsed) {
-    std::fprintf(stderr, "fleetflagd: %s: %s\n", config_path.c_str(),
-                 parsed.error().to_string().c_str());
-    return 2;
-  }
-  AgentConfig cfg = std::move(*parsed);
-  if (!socket.empty()) cfg.api.socket_path = socket;
-  if (!state_dir.empty()) cfg.state_dir = state_dir;
-  if (!url.empty()) cfg.upstream.url = url;
-  if (!bootstrap.empty()) cfg.bootstrap_definitions = bootstrap;
-  if (!log_level.empty()) cfg.log_level = log_level;
-  if (!mode.empty()) {
-    if (mode == "ofrep") {
-      cfg.upstream.mode = sync::Mode::kOfrep;
-    } else if (mode == "flagd") {
-      cfg.upstream.mode = sync::Mode::kFlagd;
-    } else if (mode == "definitions") {
-      cfg.upstream.mode = sync::Mode::kDefinitions;
-    } else {
-      std::fprintf(stderr, "fleetflagd: --mode must be ofrep, flagd or definitions\n");
-      return 2;
-    }
-  }
-  if (!interval.empty()) {
-    const auto d = parse_duration(interval);
-    if (!d) {
-      std::fprintf(stderr, "fleetflagd: --interval: bad duration %s\n", interval.c_str());
-      return 2;
-    }
-    cfg.sync.interval = *d;
-  }
-  if (!tcp.empty()) {
-    auto t = parse_config("api: {tcp: \"" + tcp + "\"}");
-    if (!t) {
-      std::fprintf(stderr, "fleetflagd: --tcp: %s\n", t.error().to_string().c_str());
-      return 2;
-    }
-    cfg.api.tcp_address = t->api.tcp_address;
-    cfg.api.tcp_port = t->api.tcp_port;
-  }
-  for (const auto& kv : attributes) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::fprintf(stderr, "fleetflagd: --attribute needs KEY=VALUE\n");
-      return 2;
-    }
-    cfg.context.attributes[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  AgentConfig cfg = std::move(*built);
   if (auto checked = check_config(cfg); !checked) {
     std::fprintf(stderr, "fleetflagd: %s\n", checked.error().to_string().c_str());
     return 2;
@@ -219,8 +223,10 @@ int run_daemon(int argc, char** argv) {
     std::optional<Json> evaluate_all(const Json& ctx) override { return agent.evaluate_for(ctx); }
   } backend(agent);
   api::Views views;
-  views.status_extra = [&agent, &report]() {
+  std::atomic<std::uint16_t> tcp_port{0};
+  views.status_extra = [&agent, &report, &tcp_port]() {
     Json j = agent.status_extra();
+    if (tcp_port != 0) j["tcpPort"] = tcp_port.load();
     if (report.recovered) {
       j["cache"]["recoveredFromCorruption"] =
           Json{{"movedTo", report.moved_to}, {"detail", report.detail}};
@@ -236,6 +242,7 @@ int run_daemon(int argc, char** argv) {
     spdlog::critical("cannot serve on {}: {}", cfg.api.socket_path, started_ok.error().to_string());
     return 1;
   }
+  tcp_port = server.tcp_port();
   const auto startup_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
@@ -276,7 +283,7 @@ int run_daemon(int argc, char** argv) {
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP: reloading {}", config_path);
-      auto fresh = load_config(config_path);
+      auto fresh = build_config();
       if (!fresh) {
         spdlog::error("reload refused, keeping the running configuration: {}",
                       fresh.error().to_string());
