@@ -81,14 +81,13 @@ class Query {
 
   Query& bind(int index, std::int64_t v) { return track(sqlite3_bind_int64(s_, index, v)); }
   Query& bind_text(int index, std::string_view v) {
-    return track(sqlite3_bind_text64(s_, index, v.data(), v.size(), SQLITE_TRANSIENT,
-                                     SQLITE_UTF8));
+    return track(sqlite3_bind_text64(s_, index, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   Query& bind_blob(int index, std::string_view v) {
     // A zero-length blob must not be bound from a null pointer (that would bind NULL).
     static const char kEmpty = 0;
-    return track(sqlite3_bind_blob64(s_, index, v.empty() ? &kEmpty : v.data(), v.size(),
-                                     SQLITE_TRANSIENT));
+    return track(
+        sqlite3_bind_blob64(s_, index, v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_TRANSIENT));
   }
 
   // SQLITE_ROW, SQLITE_DONE, or an error code.

@@ -4,6 +4,9 @@
 // Contract: every save_* writes in one transaction and only when the value differs from what
 // is stored (returns true when it wrote). Errors (full disk, read-only directory, I/O) come
 // back as Error and never destroy what is stored; the caller keeps serving from memory.
+//
+// Threading: a Store is called from one thread at a time (the agent's sync thread). The SQLite
+// store does no locking of its own; SQLite's file locks coordinate with other processes.
 #pragma once
 
 #include <cstdint>
