@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libboost-dev libssl-dev openssl
   libcli11-dev libyaml-cpp-dev libssl-dev libhowardhinnant-date-dev
   nodejs npm curl
+  nghttp2-client  # h2load: HTTP load over a Unix socket (bench/socket)
 )
 
 missing=()
@@ -32,7 +33,7 @@ fi
 
 # Node packages used by the tests (OpenFeature's own evaluator as the oracle).
 root=$(cd "$(dirname "$0")/.." && pwd)
-for dir in tests/diff tests/server; do
+for dir in tests/diff tests/server tests/integration; do
   if [[ -f $root/$dir/package.json ]]; then
     if [[ ! -d $root/$dir/node_modules || $root/$dir/package-lock.json -nt $root/$dir/node_modules ]]; then
       (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
