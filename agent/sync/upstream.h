@@ -39,6 +39,9 @@ struct Fetched {
   std::optional<std::string> definitions;  // definitions mode: flagd JSON text, already checked
                                            // to load (flags::load) before being returned
   std::string etag;                        // to send as If-None-Match next time ("" if none)
+  // When the upstream has no ETag (flagd Connect, files, HTTP servers without one) `etag` is a
+  // content hash "ff-sha256:<hex>": the upstream compares it locally (same content ->
+  // not_modified) and never sends it on the wire.
 };
 
 struct FetchError {
@@ -46,6 +49,7 @@ struct FetchError {
   int http_status = 0;                              // 0 when no HTTP answer
   std::optional<std::chrono::seconds> retry_after;  // 429/503 Retry-After
   bool auth = false;                                // 401/403: credentials problem
+                                                    // (also: bearer token file unusable)
 };
 
 struct FetchOutcome {
@@ -72,15 +76,24 @@ Result<std::unique_ptr<Upstream>> make_upstream(const UpstreamConfig& config);
 // flagd EventStream (Connect server-streaming over HTTP/1.1): runs until `cancel`, calling
 // `on_event(type)` for every message ("provider_ready", "configuration_change", "keep_alive",
 // "provider_shutdown"). Returns when the stream ends or fails (the caller reconnects with
-// backoff and polls meanwhile).
+// backoff and polls meanwhile). The returned message is never empty: "...: cancelled" after
+// `cancel`, "...ended by the server[ with an error: code: message]" for an end-stream envelope,
+// else what failed (HTTP status with auth/http_status set as for fetch(), transport error,
+// malformed message). config.timeout bounds connecting up to the response headers; a stream
+// silent for 65 s (three missed flagd keep-alives) is a timeout; messages over
+// config.max_body end the stream.
 FetchError run_event_stream(const UpstreamConfig& config, const std::atomic<bool>& cancel,
                             const std::function<void(const std::string& type)>& on_event);
 
 // Backoff: exponential from `base` doubling per consecutive failure, capped at `cap`, with
 // "full jitter" in [d/2, d]; `unit_random` in [0,1) is injected for tests.
+// Exactly: failures == 0 -> 0; else d = min(cap, base * 2^(failures-1)) (saturating), result =
+// d/2 + floor(unit_random * (d - d/2)). Non-positive base or cap -> 0; randoms are clamped to
+// [0,1] (NaN -> 0).
 std::chrono::milliseconds backoff_delay(std::uint32_t failures, std::chrono::milliseconds base,
                                         std::chrono::milliseconds cap, double unit_random);
-// Poll interval with +-`jitter_fraction` spread so 10,000 hosts do not poll in step.
+// Poll interval with +-`jitter_fraction` spread so 10,000 hosts do not poll in step:
+// round(interval * (1 + f * (2 * unit_random - 1))) with f clamped to [0,1]; never negative.
 std::chrono::milliseconds jittered_interval(std::chrono::milliseconds interval,
                                             double jitter_fraction, double unit_random);
 

@@ -1,11 +1,11 @@
 // The only translation unit that includes Beast/Asio/OpenSSL for the client (they are slow to
 // compile and must not leak into other TUs through client.h).
 //
-// One Exchange object per call: it owns its io_context, resolver, socket (plain or TLS) and a
-// watchdog timer, and runs the do_x/on_x chain to completion on the calling thread. The
-// watchdog enforces the whole-exchange deadline (and, for streams, cancellation and the idle
-// timeout) by closing the socket; every handler first checks `done_` so that nothing runs
-// after the outcome is decided.
+// One Exchange object per call: it owns its io_context, socket (plain or TLS) and a watchdog
+// timer. It resolves the host (bounded by the deadline, see resolve()), then runs the do_x/on_x
+// chain to completion on the calling thread. The watchdog enforces the whole-exchange deadline
+// (and, for streams, cancellation and the idle timeout) by closing the socket; every handler
+// first checks `done_` so that nothing runs after the outcome is decided.
 #include "common/http/client.h"
 
 #include <openssl/ssl.h>
@@ -14,10 +14,19 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <condition_variable>
 #include <exception>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
+// GCC 12 with -fsanitize reports a false -Wmaybe-uninitialized inside Beast 1.74's
+// basic_parser (boost::optional in content_length()); the pragma is scoped to Boost's headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -26,6 +35,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#pragma GCC diagnostic pop
 
 namespace ff::http {
 
@@ -116,9 +126,9 @@ Result<Target> parse_url(std::string_view url) {
   }
   if (host.empty()) return make_error("bad_url", "URL has no host");
   if (!port.empty() || authority.find(':') != std::string_view::npos) {
-    if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
       return make_error("bad_url", "invalid port");
     }
     const int p = std::stoi(std::string(port));
@@ -218,7 +228,9 @@ class Exchange {
     idle_ = idle;
     part_.emplace();
     part_->header_limit(kHeaderLimit);
-    part_->body_limit(boost::none);
+    // Unlimited (the consumer bounds what it keeps). Not boost::none: Beast 1.74 compares
+    // `len_ > body_limit_`, which is true for an empty optional.
+    part_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (auto e = start(tls)) return *e;
     ioc_.run();
     if (error_) return *error_;
@@ -272,8 +284,9 @@ class Exchange {
       plain_.emplace(ioc_);
     }
     deadline_ = SteadyClock::now() + request_.timeout;
+    if (auto e = resolve()) return e;
     arm_watchdog();
-    do_resolve();
+    do_connect();
     return std::nullopt;
   }
 
@@ -310,29 +323,76 @@ class Exchange {
 
   // ---- resolve / connect / handshake / write / read ----
 
-  void do_resolve() {
+  // getaddrinfo cannot be cancelled, and an outstanding Asio async_resolve keeps
+  // io_context::run() (and the io_context destructor) waiting for it, past any deadline. So
+  // names are resolved on a detached thread that this call waits for only until the deadline
+  // (or `cancel`); a late answer is dropped. IP literals need no lookup.
+  std::optional<Error> resolve() {
     phase_ = "resolve";
-    resolver_.async_resolve(target_.host, target_.port,
-                            [this](error_code ec, tcp::resolver::results_type results) {
-                              on_resolve(ec, std::move(results));
-                            });
+    if (target_.host_is_ip) {
+      error_code ec;
+      const auto address = asio::ip::make_address(target_.host, ec);
+      if (ec) return make_error("bad_url", "invalid IP address " + target_.host);
+      endpoints_.emplace_back(address, static_cast<unsigned short>(std::stoi(target_.port)));
+      return std::nullopt;
+    }
+    struct Lookup {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      error_code ec;
+      std::vector<tcp::endpoint> endpoints;
+    };
+    auto lookup = std::make_shared<Lookup>();
+    std::thread([lookup, host = target_.host, port = target_.port] {
+      error_code ec;
+      std::vector<tcp::endpoint> endpoints;
+      try {
+        asio::io_context ioc;
+        tcp::resolver resolver(ioc);
+        for (const auto& entry : resolver.resolve(host, port, ec)) {
+          endpoints.push_back(entry.endpoint());
+        }
+      } catch (...) {
+        ec = asio::error::no_memory;
+      }
+      std::lock_guard<std::mutex> l(lookup->mu);
+      lookup->ec = ec;
+      lookup->endpoints = std::move(endpoints);
+      lookup->done = true;
+      lookup->cv.notify_all();
+    }).detach();
+    std::unique_lock<std::mutex> l(lookup->mu);
+    while (!lookup->done) {
+      if (cancel_ != nullptr && cancel_->load()) {
+        return make_error("cancelled", "cancelled while resolving " + target_.host);
+      }
+      const auto now = SteadyClock::now();
+      if (now >= deadline_) {
+        return make_error("timeout", "timed out (resolve) after " +
+                                         std::to_string(request_.timeout.count()) +
+                                         " ms resolving " + target_.host);
+      }
+      lookup->cv.wait_until(l, std::min(deadline_, now + kWatchdogTick));
+    }
+    if (lookup->ec) {
+      return make_error("resolve", "cannot resolve " + target_.host + ": " + lookup->ec.message());
+    }
+    if (lookup->endpoints.empty()) return make_error("resolve", "no address for " + target_.host);
+    endpoints_ = std::move(lookup->endpoints);
+    return std::nullopt;
   }
 
-  void on_resolve(error_code ec, tcp::resolver::results_type results) {
-    if (done_) return;
-    if (ec) return fail("resolve", "cannot resolve " + target_.host + ": " + ec.message());
-    do_connect(results);
-  }
-
-  void do_connect(const tcp::resolver::results_type& results) {
+  void do_connect() {
     phase_ = "connect";
-    asio::async_connect(socket(), results,
+    asio::async_connect(socket(), endpoints_,
                         [this](error_code ec, const tcp::endpoint&) { on_connect(ec); });
   }
 
   void on_connect(error_code ec) {
     if (done_) return;
-    if (ec) return fail("connect", "cannot connect to " + target_.host_header + ": " + ec.message());
+    if (ec)
+      return fail("connect", "cannot connect to " + target_.host_header + ": " + ec.message());
     if (tls_) return do_handshake();
     do_write();
   }
@@ -357,8 +417,8 @@ class Exchange {
       std::string msg = "TLS handshake with " + target_.host_header + " failed: " + ec.message();
       const long verify = SSL_get_verify_result(tls_->native_handle());
       if (verify != X509_V_OK) {
-        msg += std::string(" (certificate verification: ") +
-               X509_verify_cert_error_string(verify) + ")";
+        msg += std::string(" (certificate verification: ") + X509_verify_cert_error_string(verify) +
+               ")";
       }
       return fail("tls", std::move(msg));
     }
@@ -377,6 +437,19 @@ class Exchange {
     if (ec) return fail("io", "cannot send the request: " + ec.message());
     phase_ = "read";
     if (streaming_) return do_read_stream_header();
+    // Header first, then the body: Beast 1.74's eager parse (async_read) drops the body_limit
+    // error that finish_header reports for a too-large Content-Length when the header and body
+    // bytes arrive in one read, and would then buffer the whole body.
+    with_stream([this](auto& s) {
+      bhttp::async_read_header(s, buf_, *full_,
+                               [this](error_code e, std::size_t) { on_read_header(e); });
+    });
+  }
+
+  void on_read_header(error_code ec) {
+    if (done_) return;
+    if (ec) return fail_read(ec);  // includes body_limit for a too-large Content-Length
+    if (full_->is_done()) return finish();
     with_stream([this](auto& s) {
       bhttp::async_read(s, buf_, *full_, [this](error_code e, std::size_t) { on_read(e); });
     });
@@ -431,8 +504,8 @@ class Exchange {
 
   void fail_read(error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      return fail("too_large", "response body exceeds " + std::to_string(request_.max_body) +
-                                   " bytes");
+      return fail("too_large",
+                  "response body exceeds " + std::to_string(request_.max_body) + " bytes");
     }
     if (ec == bhttp::error::header_limit) return fail("too_large", "response header too large");
     if (ec == bhttp::error::end_of_stream) {
@@ -461,7 +534,6 @@ class Exchange {
     if (done_) return;
     done_ = true;
     error_code ignored;
-    resolver_.cancel();
     if (tls_ || plain_) socket().close(ignored);
     watchdog_.cancel();
   }
@@ -478,7 +550,6 @@ class Exchange {
 
   // Declared first so it is destroyed last: I/O objects must not outlive their io_context.
   asio::io_context ioc_;
-  tcp::resolver resolver_{ioc_};
   asio::steady_timer watchdog_{ioc_};
   std::unique_ptr<ssl::context> ctx_;
   std::optional<ssl::stream<tcp::socket>> tls_;
@@ -488,6 +559,7 @@ class Exchange {
   beast::flat_buffer buf_;
   std::optional<bhttp::response_parser<bhttp::string_body>> full_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> part_;
+  std::vector<tcp::endpoint> endpoints_;
   std::array<char, kStreamChunk> chunk_{};
 
   bool streaming_ = false;
@@ -518,7 +590,9 @@ struct Client::Impl {
 };
 
 Client::Client(TlsOptions tls) : impl_(new Impl{std::move(tls)}) {}
-Client::~Client() { delete impl_; }
+Client::~Client() {
+  delete impl_;
+}
 
 Result<Response> Client::request(const Request& req) {
   try {
@@ -533,8 +607,7 @@ Result<Response> Client::request(const Request& req) {
   }
 }
 
-Result<int> Client::stream(const Request& req,
-                           const std::function<bool(std::string_view)>& on_data,
+Result<int> Client::stream(const Request& req, const std::function<bool(std::string_view)>& on_data,
                            const std::atomic<bool>& cancel,
                            std::chrono::milliseconds idle_timeout) {
   try {

@@ -52,12 +52,22 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Error codes: "bad_url", "resolve", "connect", "tls", "timeout", "io", "too_large".
+  // Error codes: "bad_url", "bad_request" (invalid method or header), "resolve", "connect",
+  // "tls", "timeout", "io" (also malformed or truncated responses), "too_large" (body over
+  // max_body, or headers over 64 KiB). Any status is a Response, not an error. One connection
+  // per call ("Connection: close"). For https, the CA/certificate/key files are loaded per call,
+  // so rotated files are picked up.
   Result<Response> request(const Request& req);
 
   // Server-streamed response: `on_data` receives body bytes as they arrive (chunked decoding
   // done) and returns false to stop. Ends on end of body, on `cancel` becoming true (checked at
   // least every 200 ms), or when no byte arrives for `idle_timeout`. Returns the HTTP status.
+  // Details: `req.timeout` bounds the exchange up to the response headers only; then the idle
+  // timeout applies (an Error "timeout"). Bytes of every status are passed to `on_data` (check
+  // the returned status). The body is not limited by max_body (the consumer bounds what it
+  // keeps). End of body, `on_data` returning false and `cancel` after the headers return the
+  // status; `cancel` before the headers is Error "cancelled"; a connection lost mid-body is
+  // "io". An exception thrown by `on_data` is caught and returned as "io".
   Result<int> stream(const Request& req, const std::function<bool(std::string_view)>& on_data,
                      const std::atomic<bool>& cancel, std::chrono::milliseconds idle_timeout);
 
