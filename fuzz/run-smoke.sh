@@ -16,7 +16,7 @@ build="$(cd "$1" && pwd)"
 seconds="$2"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 artifacts="${FF_FUZZ_ARTIFACTS:-$build/fuzz-artifacts}"
-targets=(fuzz_definitions fuzz_json fuzz_validate fuzz_rule)
+targets=(fuzz_definitions fuzz_json fuzz_validate fuzz_rule fuzz_api_request fuzz_upstream)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
