@@ -190,9 +190,8 @@ int main(int argc, char** argv) {
   if (check) return run_check(in);
 
   for (const Workload& w : kWorkloads) {
-    auto* b = w.flag_key != nullptr
-                  ? benchmark::RegisterBenchmark(w.name, bm_resolve, &in, &w)
-                  : benchmark::RegisterBenchmark(w.name, bm_resolve_all, &in);
+    auto* b = w.flag_key != nullptr ? benchmark::RegisterBenchmark(w.name, bm_resolve, &in, &w)
+                                    : benchmark::RegisterBenchmark(w.name, bm_resolve_all, &in);
     b->UseRealTime()->MeasureProcessCPUTime();
   }
   benchmark::Initialize(&argc, argv);

@@ -126,8 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
       const Resolution r = engine.resolve(bulk.key, *context, ff::fuzz::kNow);
       FF_FUZZ_CHECK(same(r, bulk));
       check_ofrep(r);
-      for (const ValueType type : {ValueType::kBoolean, ValueType::kString, ValueType::kNumber,
-                                   ValueType::kObject}) {
+      for (const ValueType type :
+           {ValueType::kBoolean, ValueType::kString, ValueType::kNumber, ValueType::kObject}) {
         const Resolution typed = engine.resolve(bulk.key, *context, ff::fuzz::kNow, type);
         check_resolution(typed, f);
         check_ofrep(typed);

@@ -10,12 +10,12 @@
 #include "common/json/json.h"
 
 // An invariant the engine promises; a violation aborts, which libFuzzer records as a crash.
-#define FF_FUZZ_CHECK(cond)                                                          \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
+#define FF_FUZZ_CHECK(cond)                                                             \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                  \
-    }                                                                                \
+      std::abort();                                                                     \
+    }                                                                                   \
   } while (false)
 
 namespace ff::fuzz {

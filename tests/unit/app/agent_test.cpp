@@ -270,8 +270,10 @@ TEST(Agent, DefinitionsModeRestartsFromCachedDefinitions) {
 
 TEST(Agent, RefusedDefinitionsKeepTheLastGoodOnes) {
   Harness h(sync::Mode::kDefinitions);
-  h.upstream->script = {definitions(kWindowFlags),
-                        definitions(R"({"flags":{"x":{"state":"ENABLED","variants":{"a":1},"defaultVariant":"zz"}}})")};
+  h.upstream->script = {
+      definitions(kWindowFlags),
+      definitions(
+          R"({"flags":{"x":{"state":"ENABLED","variants":{"a":1},"defaultVariant":"zz"}}})")};
   h.agent->sync_once();
   h.agent->sync_once();
   EXPECT_EQ(h.snap()->flags.count("tiered"), 1u);
