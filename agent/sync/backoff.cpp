@@ -38,7 +38,8 @@ std::chrono::milliseconds jittered_interval(std::chrono::milliseconds interval,
   const double f = clamp_unit(jitter_fraction);
   const double factor = 1.0 + f * (2.0 * clamp_unit(unit_random) - 1.0);
   const long double ms = static_cast<long double>(interval.count()) * factor;
-  const auto max = static_cast<long double>(std::numeric_limits<std::int64_t>::max() / 2);
+  constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max() / 2;
+  const auto max = static_cast<long double>(kMaxMs);
   return std::chrono::milliseconds(
       static_cast<std::int64_t>(std::llround(std::clamp<long double>(ms, 0.0L, max))));
 }
