@@ -20,8 +20,12 @@ void check_keys(const YAML::Node& node, const std::string& where,
   if (!node.IsMap()) throw ConfigError{where, "must be a mapping"};
   for (const auto& kv : node) {
     const auto key = kv.first.as<std::string>();
-    if (allowed.count(key) == 0)
-      throw ConfigError{where.empty() ? key : where + "." + key, "unknown key"};
+    if (allowed.count(key) == 0) {
+      std::string path = where;
+      if (!path.empty()) path += '.';
+      path += key;
+      throw ConfigError{path, "unknown key"};
+    }
   }
 }
 
@@ -51,7 +55,7 @@ Json to_json(const YAML::Node& n) {
       return o;
     }
     case YAML::NodeType::Scalar: {
-      const auto s = n.Scalar();
+      const std::string& s = n.Scalar();
       if (n.Tag() == "!") return s;  // quoted: always a string
       if (s == "true" || s == "True" || s == "TRUE") return true;
       if (s == "false" || s == "False" || s == "FALSE") return false;
