@@ -130,6 +130,7 @@ int run_daemon(int argc, char** argv) {
       if (!d) {
         return Error{"config", "--interval: bad duration " + interval, ""};
       }
+      if (d->count() < 100) return Error{"config", "--interval must be at least 100ms", ""};
       cfg.sync.interval = *d;
     }
     if (!tcp.empty()) {
