@@ -22,11 +22,17 @@
 namespace ff::eval {
 
 struct Node;
+namespace detail {
+struct RuleAccess;
+}
 
 // Values injected as `$flagd.*` and used by `fractional`.
 struct Env {
   std::string_view flag_key;
   std::int64_t timestamp = 0;  // Unix seconds ($flagd.timestamp)
+  // Optional: `flag_key` as a JSON string, kept by the caller for repeated evaluations so that
+  // `$flagd.flagKey` costs no allocation. Must equal `flag_key` when set.
+  const Json* flag_key_json = nullptr;
 };
 
 struct EvalLimits {
@@ -59,7 +65,15 @@ class Rule {
 
   bool empty() const { return root_ == nullptr; }
 
+  // Calls `fn(value, user)` for every string, boolean and number held in the rule's constants,
+  // at the address from which an evaluation returns it by reference (`evaluate_with` passes the
+  // sink that very object). Lets the resolver map constant results to variants once, when the
+  // Engine is built.
+  using ConstantVisitor = void (*)(const Json& value, void* user);
+  void for_each_constant(ConstantVisitor fn, void* user) const;
+
  private:
+  friend struct detail::RuleAccess;
   std::unique_ptr<Node> root_;
 };
 

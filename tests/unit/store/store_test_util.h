@@ -129,8 +129,11 @@ class RawDb {
   sqlite::Db db_;
 };
 
+// Opens read-write on purpose: a process killed mid-transaction leaves a hot rollback journal
+// (or WAL) that only a writer may roll back; a read-only open reports SQLITE_READONLY_ROLLBACK
+// instead of the state every real opener would see.
 inline std::string integrity(const std::string& path) {
-  RawDb raw(path, SQLITE_OPEN_READONLY);
+  RawDb raw(path, SQLITE_OPEN_READWRITE);
   if (!raw) return "<cannot open>";
   return raw.scalar("PRAGMA integrity_check");
 }
