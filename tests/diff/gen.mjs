@@ -189,6 +189,26 @@ export function makeContext(r) {
   return c;
 }
 
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+export function makeFleetContext(r, i) {
+  const c = { targetingKey: `host-${i}-${asciiKey(r)}` };
+  maybe(r, c, 'tier', 0.9, () => typed(r, () => r.pick(['free', 'pro', 'enterprise', ...TIERS]), 'string'));
+  maybe(r, c, 'incident_open', 0.8, () => r.weighted([[6, () => false], [3, () => true], [1, () => r.pick(['false', 0, null])]])());
+  maybe(r, c, 'time', 0.9, () => {
+    const minuteOfDay = r.weighted([[5, () => r.int(0, 1439)], [5, () => r.pick([539, 540, 541, 959, 960, 961])]])();
+    const wd = r.int(0, 6);
+    return { weekday: WEEKDAYS[wd], isoWeekday: wd + 1, hour: Math.floor(minuteOfDay / 60),
+      minute: minuteOfDay % 60, minuteOfDay, unix: NOW, date: '2026-11-29', zone: 'Europe/Berlin' };
+  });
+  maybe(r, c, 'canary', 0.9, () => {
+    const k = { count: r.weighted([[5, () => 0], [5, () => r.int(1, 5)]])(), active: r.int(0, 2) };
+    maybe(r, k, 'daysSinceLast', 0.6, () => r.pick([0, 1, 29, 30, 31, 200]));
+    return k;
+  });
+  return c;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rules. Each builder returns JSON Logic producing (mostly) the named type.
 
@@ -699,6 +719,13 @@ export function generate({ seed = 1, contexts = 10000, sharedDir, rules = 80 } =
       sets.push({ name: name.replace(/\.json$/, ''), text, ...(mapped ? { oracleText: JSON.stringify(mapped) } : {}) });
     }
   }
+  // The project's own examples (README demo, docs/context.md rollouts), so documented rules are
+  // checked against flagd-core too.
+  const repo = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  for (const [name, rel] of [['examples-demo', 'examples/flags.json'], ['examples-rollouts', 'examples/rollouts/flags.json']]) {
+    const file = path.join(repo, rel);
+    if (fs.existsSync(file)) sets.push({ name, text: fs.readFileSync(file, 'utf8'), fleet: true });
+  }
   for (const s of sets) s.oracleText ??= s.text;
   const ctxRng = new Rng(seed * 7919 + 17);
   const list = [];
@@ -707,7 +734,12 @@ export function generate({ seed = 1, contexts = 10000, sharedDir, rules = 80 } =
     { fn: 'Sulisław', ln: 'Świętopełk', age: 29, customer: false, user: { name: 'alice' } },
     { email: 'someone@faas.com', targetingKey: 'SI7p-', user: { name: 'bob' } }, { color: 'yellow', user: { name: 'ceQdGm' } });
   while (list.length < contexts) list.push(makeContext(ctxRng));
-  return { sets, contexts: list, now: NOW };
+  // Host contexts as fleetflagd builds them (time.*, canary.*, provider attributes) for the
+  // `fleet` sets (the project's examples); the other sets keep the generic contexts, whose
+  // `time` is a number.
+  const fleetRng = new Rng(seed * 104729 + 3);
+  const fleetContexts = Array.from({ length: Math.ceil(contexts / 5) }, (_, i) => makeFleetContext(fleetRng, i));
+  return { sets, contexts: list, fleetContexts, now: NOW };
 }
 
 export { NOW };

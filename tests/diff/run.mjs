@@ -53,7 +53,7 @@ const jobs = Math.max(1, Number(args.jobs ?? Math.min(2, os.availableParallelism
 const show = Number(args.show ?? 10);
 
 const started = performance.now();
-const { sets, contexts, now } = generate({ seed, contexts: contextCount, sharedDir, rules: Number(args.rules ?? 80) });
+const { sets, contexts, fleetContexts, now } = generate({ seed, contexts: contextCount, sharedDir, rules: Number(args.rules ?? 80) });
 const genSeconds = (performance.now() - started) / 1000;
 
 const workDir = args.keep ? path.resolve(args.keep) : fs.mkdtempSync(path.join(os.tmpdir(), 'ff-diff-'));
@@ -68,6 +68,7 @@ const writeContexts = (name, list) => {
 // fixture set over every `fixtureStride`-th context.
 const tasks = [];
 const fixtureContexts = writeContexts('contexts-fixtures', contexts.filter((_, i) => i % fixtureStride === 0));
+const fleetFile = writeContexts('contexts-fleet', fleetContexts);
 const chunks = Math.max(1, jobs * 2);
 for (const set of sets) {
   const flagsFile = path.join(workDir, `${set.name}.json`);
@@ -80,7 +81,7 @@ for (const set of sets) {
       if (list.length) tasks.push({ ...base, contextsFile: writeContexts(`contexts-${c}`, list) });
     }
   } else {
-    tasks.push({ ...base, contextsFile: fixtureContexts });
+    tasks.push({ ...base, contextsFile: set.fleet ? fleetFile : fixtureContexts });
   }
 }
 
@@ -135,7 +136,7 @@ function definition(setName, key) {
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 const fmt = (obj) => Object.entries(obj).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`).join(' ');
 const flagCount = [...flagsPerSet.values()].reduce((a, b) => a + b, 0);
-console.log(`diff: seed ${seed}: ${sets.length} flag sets (${flagCount} flags), ${contexts.length} contexts (fixture sets see every ${fixtureStride}th), ${total.contexts} bulk evaluations, ${jobs} job(s)`);
+console.log(`diff: seed ${seed}: ${sets.length} flag sets (${flagCount} flags), ${contexts.length} contexts (fixture sets see every ${fixtureStride}th), ${fleetContexts.length} host contexts for the examples, ${total.contexts} bulk evaluations, ${jobs} job(s)`);
 console.log(`diff: flagd-core outcomes: ${fmt(total.outcomes)}`);
 console.log(`diff: both errors (flagd-core/fleetflag): ${fmt(total.errorPairs) || 'none'}`);
 for (const d of total.shown.slice(0, show)) {
