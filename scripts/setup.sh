@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libboost-dev libssl-dev openssl
   libcli11-dev libyaml-cpp-dev libssl-dev libhowardhinnant-date-dev
+  tzdata  # libdate-tz reads zones from /usr/share/zoneinfo (USE_OS_TZDB) at run time
   nodejs npm curl
   nghttp2-client  # h2load: HTTP load over a Unix socket (bench/socket)
 )
