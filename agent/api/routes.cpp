@@ -54,9 +54,14 @@ std::optional<std::int64_t> cache_age_s(const Context& ctx, const state::Snapsho
 
 }  // namespace
 
+std::int64_t age_seconds(std::int64_t now_ms, std::int64_t synced_at_ms) {
+  if (synced_at_ms <= 0 || now_ms <= synced_at_ms) return 0;
+  return (now_ms - synced_at_ms) / 1000;
+}
+
 void add_state_headers(Response& r, const Context& ctx) {
   const auto& s = snapshot_of(ctx);
-  r.headers.emplace_back("Age", std::to_string(cache_age_s(ctx, s).value_or(0)));
+  r.headers.emplace_back("Age", std::to_string(age_seconds(now_ms(ctx), s.synced_at_ms)));
   r.headers.emplace_back("X-Fleetflag-Stale", is_stale(s) ? "true" : "false");
   r.headers.emplace_back("X-Fleetflag-Index", std::to_string(s.revision));
 }
@@ -168,9 +173,10 @@ Result<Json> ofrep_context(const Request& req, const Context& ctx) {
   return Json(std::move(*it));
 }
 
-// Answers for the request context from the backend: key -> canonical answer, or nullopt when
-// there is no backend or it has no answer for this context. A malformed backend answer is an
-// internal error (the caller turns the exception into a 500).
+// Answers for the request context from the backend: {"flags": key -> canonical answer,
+// "metadata"?: flag-set metadata}, or nullopt when there is no backend or it has no answer for
+// this context. A malformed backend answer is an internal error (the caller turns the
+// exception into a 500).
 std::optional<Json> backend_answers(Context& ctx, const Json& request_context) {
   if (!ctx.backend) return std::nullopt;
   auto result = ctx.backend->evaluate_all(request_context);
@@ -178,7 +184,17 @@ std::optional<Json> backend_answers(Context& ctx, const Json& request_context) {
   if (!result->is_object() || !result->contains("flags") || !(*result)["flags"].is_object()) {
     throw std::runtime_error("OFREP backend returned an answer without a \"flags\" object");
   }
-  return std::move((*result)["flags"]);
+  return result;
+}
+
+// The bulk answer's top-level `metadata`: the flag-set metadata of whoever evaluated (the
+// backend when it says, else the snapshot's).
+Json set_metadata(const Json* backend_result, const state::Snapshot& s) {
+  if (backend_result != nullptr) {
+    const auto it = backend_result->find("metadata");
+    if (it != backend_result->end() && it->is_object()) return *it;
+  }
+  return s.flag_set_metadata.is_object() ? s.flag_set_metadata : Json::object();
 }
 
 Response ofrep_bulk(const Request& req, Context& ctx) {
@@ -189,15 +205,18 @@ Response ofrep_bulk(const Request& req, Context& ctx) {
         400, Json{{"errorCode", context.error().code}, {"errorDetails", context.error().message}});
   }
   Json flags = Json::array();
-  if (auto answers = backend_answers(ctx, *context)) {
-    for (const auto& [key, answer] : answers->items()) flags.push_back(to_ofrep(key, answer));
+  const auto result = backend_answers(ctx, *context);
+  if (result) {
+    for (const auto& [key, answer] : (*result)["flags"].items()) {
+      flags.push_back(to_ofrep(key, answer));
+    }
   } else {
     if (!s.ready) return not_ready(nullptr);
     for (const auto& [key, answer] : s.flags) flags.push_back(to_ofrep(key, answer_json(answer)));
   }
   Json body = Json::object();
   body["flags"] = std::move(flags);
-  body["metadata"] = Json::object();
+  body["metadata"] = set_metadata(result ? &*result : nullptr, s);
   Response r = json_response(200, body);
   const std::string etag = strong_etag(r.body);
   r.headers.emplace_back("ETag", etag);
@@ -217,9 +236,10 @@ Response ofrep_single(const Request& req, Context& ctx, const std::string& key) 
                                    {"errorCode", context.error().code},
                                    {"errorDetails", context.error().message}});
   }
-  if (auto answers = backend_answers(ctx, *context)) {
-    const auto it = answers->find(key);
-    if (it == answers->end()) return flag_not_found(key);
+  if (auto result = backend_answers(ctx, *context)) {
+    const Json& answers = (*result)["flags"];
+    const auto it = answers.find(key);
+    if (it == answers.end()) return flag_not_found(key);
     Json item = to_ofrep(key, *it);
     return json_response(ofrep_status(item), item);
   }
@@ -325,6 +345,13 @@ Response readyz(const Context& ctx) {
   return json_response(503, Json{{"status", "not_ready"}, {"reason", kNotReadyDetails}});
 }
 
+// What the loopback TCP listener serves: OFREP and the health probes. The local API (/v1/*,
+// /metrics) stays on the Unix socket, whose file permissions are its access control.
+bool is_ofrep_listener_path(std::string_view path) {
+  return path == "/ofrep/v1/evaluate/flags" || path.starts_with("/ofrep/v1/evaluate/flags/") ||
+         path == "/healthz" || path == "/readyz";
+}
+
 bool is_get(const Request& req) {
   return req.method == "GET" || req.method == "HEAD";
 }
@@ -336,6 +363,9 @@ Response route(const Request& req, Context& ctx) {
 
   constexpr std::string_view kFlags = "/v1/flags";
   constexpr std::string_view kOfrep = "/ofrep/v1/evaluate/flags";
+  if (ctx.ofrep_only && !is_ofrep_listener_path(path)) {
+    return error_response(404, "not_found", "only the OFREP API is served on this listener");
+  }
   if (path == kFlags || path == "/v1/flags/") {
     return is_get(req) ? flags_list(*target, ctx) : method_not_allowed(kGetAllow);
   }
@@ -426,7 +456,7 @@ Request request_from_bytes(std::string_view bytes) {
 }
 
 std::optional<BlockingQuery> blocking_query(const Request& req, const Context& ctx) {
-  if (!is_get(req)) return std::nullopt;
+  if (!is_get(req) || ctx.ofrep_only) return std::nullopt;
   const auto target = parse_target(req.target);
   if (!target || (target->path != "/v1/flags" && target->path != "/v1/flags/")) {
     return std::nullopt;

@@ -15,6 +15,9 @@
 // 503 {"errorCode":"PROVIDER_NOT_READY","errorDetails":...} (the OFREP single-flag form adds
 // "key"), /readyz answers 503; status, health, context and metrics are always served.
 //
+// OFREP bulk answers carry the flag-set metadata at the top level: the backend's "metadata"
+// when it returns one, else the snapshot's flag_set_metadata.
+//
 // OFREP answers come from the OfrepBackend when one is set and it returns a value for the
 // request's context (definitions mode: real evaluation of the caller's context). Otherwise they
 // are this host's answers from the snapshot and the request context is only validated, not used
@@ -64,6 +67,9 @@ struct Context {
   std::chrono::milliseconds max_wait{300000};
   std::chrono::milliseconds default_wait{30000};
   std::size_t max_json_depth = 64;  // OFREP request bodies
+  // The request came over the loopback TCP listener: only the OFREP routes, /healthz and
+  // /readyz are served; every other path is 404 (JSON error) and no blocking query starts.
+  bool ofrep_only = false;
 };
 
 // Answers a request from ctx.snapshot. Never throws (a throwing backend or view becomes a 500)
@@ -93,6 +99,10 @@ std::optional<BlockingQuery> blocking_query(const Request& req, const Context& c
 // `X-Fleetflag-Index` (the snapshot revision). handle() calls it; the server uses it for the
 // protocol errors it answers itself (400, 413, 431, 503).
 void add_state_headers(Response& r, const Context& ctx);
+
+// The `Age` value: whole seconds from `synced_at_ms` to `now_ms`, 0 when there never was a sync
+// (synced_at_ms <= 0) or the clock is behind it.
+std::int64_t age_seconds(std::int64_t now_ms, std::int64_t synced_at_ms);
 
 // The JSON error body used for protocol-level errors: {"error": code, "message": message}.
 Response error_response(int status, std::string_view code, std::string_view message);

@@ -1,16 +1,25 @@
 // Beast/Asio side of the API server: listeners, one Session per connection, blocking queries,
 // limits and timeouts, drain on stop. Routing and JSON live in routes.cpp.
 //
-// Threading: every connection runs on its own strand, so a session's handlers never run
-// concurrently; `options.threads` io threads share the io_context. A slow or silent client only
-// holds its own connection: every read and write is bounded by a deadline timer that closes the
-// socket.
+// Threading: every connection runs on its own strand (with one io thread, on the io_context's
+// executor), so a session's handlers never run concurrently; `options.threads` io threads share
+// the io_context. A slow or silent client only
+// holds its own connection: every read and write is bounded by a deadline that closes the
+// socket (one timer per session, re-armed only when it fires early or a deadline moves earlier,
+// so that a request costs no timerfd_settime).
+//
+// Hot path: GET /v1/flags and GET /v1/flags/{key} over the Unix socket (HTTP/1.1, keep-alive,
+// no query) are answered from a per-snapshot cache of rendered answers (status line, headers
+// and body as bytes, built by handle() on first use), written as {bytes before the Age value,
+// Age, bytes after it}: the Age value is the only part that depends on the clock. Everything
+// else goes through handle() and Beast's serializer. The bytes are the same either way.
 //
 // Over max_connections, a connection is accepted and answered 503 (JSON, `Retry-After: 1`,
 // `Connection: close`) without reading its request, then closed; it does not count as active.
 #include "agent/api/server.h"
 
 #include <grp.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +33,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +41,8 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/api/routes.h"
@@ -43,6 +55,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
 using Strand = asio::strand<asio::io_context::executor_type>;
+// A connection's executor: its own strand, or with a single io thread (which serialises
+// everything already) the io_context's executor, so that completions run without the strand's
+// queue, lock and extra scheduler round trip.
+using SessionExecutor = asio::any_io_executor;
 
 // Pending StateHolder waiters of all sessions. Waiter callbacks run on the publishing thread and
 // post to a session's strand; once `closed`, nothing is posted any more (the io_context may be
@@ -51,6 +67,54 @@ struct WaitRegistry {
   std::mutex mu;
   bool closed = false;
   std::set<std::uint64_t> ids;
+};
+
+// An answer as bytes, split around the value of its Age header.
+struct Rendered {
+  std::string head;  // status line and the headers before Age, then "Age: "
+  std::string tail;  // "\r\n", the headers after Age, Content-Length, the blank line, the body
+  std::int64_t synced_at_ms = 0;  // of the snapshot it was rendered from (for Age)
+};
+
+// The HTTP/1.1 keep-alive bytes Beast's serializer writes for `r` (see to_beast()): status line,
+// the headers in order, Content-Length, body.
+std::shared_ptr<const Rendered> render(const Response& r, std::int64_t synced_at_ms) {
+  auto out = std::make_shared<Rendered>();
+  out->synced_at_ms = synced_at_ms;
+  std::string* dst = &out->head;
+  const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(r.status)));
+  dst->append("HTTP/1.1 ")
+      .append(std::to_string(r.status))
+      .append(" ")
+      .append(reason.data(), reason.size())
+      .append("\r\n");
+  for (const auto& [name, value] : r.headers) {
+    if (dst == &out->head && name == "Age") {
+      dst->append("Age: ");
+      dst = &out->tail;
+      dst->append("\r\n");
+      continue;
+    }
+    dst->append(name).append(": ").append(value).append("\r\n");
+  }
+  dst->append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
+  dst->append(r.body);
+  return out;
+}
+
+// Targets whose answer depends only on the snapshot and the clock's Age (see routes.h):
+// "/v1/flags" and "/v1/flags/{key}", without a query (a query may make it a blocking query).
+bool renderable_target(std::string_view target) {
+  return target.starts_with("/v1/flags") && (target.size() == 9 || target[9] == '/') &&
+         target.find('?') == std::string_view::npos;
+}
+
+// Rendering an answer at least this large is followed by malloc_trim(0).
+constexpr std::size_t kTrimAfterBytes = std::size_t{64} * 1024;
+
+struct TargetHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 class SessionBase {
@@ -64,7 +128,14 @@ class SessionBase {
 
 struct Core {
   Core(ServerOptions o, state::StateHolder& s, const Clock& c, OfrepBackend* b, Views v)
-      : opts(std::move(o)), state(s), clock(c), backend(b), views(std::move(v)) {}
+      : opts(std::move(o)),
+        state(s),
+        clock(c),
+        backend(b),
+        views(std::move(v)),
+        // Concurrency hint 1: with one io thread Asio's scheduler skips some locking and
+        // wake-ups; other threads (stop(), StateHolder waiters) still post safely.
+        ioc(opts.threads <= 1 ? 1 : static_cast<int>(opts.threads)) {}
 
   ServerOptions opts;
   state::StateHolder& state;
@@ -81,17 +152,61 @@ struct Core {
   bool stopping = false;
   std::shared_ptr<WaitRegistry> waits = std::make_shared<WaitRegistry>();
 
+  // Rendered answers of the snapshot `rendered_for` (compared by owner, so a snapshot freed
+  // and another allocated at its address is never mistaken for it), by request target.
+  std::mutex render_mu;
+  std::weak_ptr<const state::Snapshot> rendered_for;
+  std::unordered_map<std::string, std::shared_ptr<const Rendered>, TargetHash, std::equal_to<>>
+      rendered;
+
   asio::io_context ioc;
 
-  Context context() const {
+  Context context() const { return context_for(state.current()); }
+
+  SessionExecutor session_executor() {
+    if (opts.threads <= 1) return ioc.get_executor();
+    return asio::make_strand(ioc);
+  }
+
+  Context context_for(state::SnapshotPtr snapshot) const {
     Context c;
-    c.snapshot = state.current();
+    c.snapshot = std::move(snapshot);
     c.clock = &clock;
     c.backend = backend;
     c.views = &views;
     c.max_wait = opts.max_wait;
     c.default_wait = opts.default_wait;
     return c;
+  }
+
+  // The answer to `GET target` as bytes, or null when `target` is not renderable. A 200
+  // answer is kept for the current snapshot (at most one per flag plus a few spellings);
+  // others (404, 503) are rendered for this request only.
+  std::shared_ptr<const Rendered> render_get(std::string_view target) {
+    if (!renderable_target(target)) return nullptr;
+    state::SnapshotPtr snap = state.current();
+    std::lock_guard<std::mutex> lock(render_mu);
+    if (rendered_for.owner_before(snap) || snap.owner_before(rendered_for)) {
+      rendered.clear();
+      rendered_for = snap;
+    }
+    if (const auto it = rendered.find(target); it != rendered.end()) {
+      return it->second;
+    }
+    Request req;
+    req.method = "GET";
+    req.target = std::string(target);
+    Context ctx = context_for(snap);
+    const Response r = handle(req, ctx);
+    auto out = render(r, snap->synced_at_ms);
+    if (r.status == 200 && rendered.size() < snap->flags.size() + 16) {
+      rendered.emplace(std::move(req.target), out);
+    }
+    // A large answer (GET /v1/flags: ~190 KB for 1,000 flags) was built as a JSON tree several
+    // times its size; once per snapshot, return that memory instead of keeping it in this
+    // thread's malloc arena.
+    if (r.body.size() >= kTrimAfterBytes) malloc_trim(0);
+    return out;
   }
 
   void session_closed(std::uint64_t id) {
@@ -133,7 +248,9 @@ std::chrono::milliseconds linger_time(const ServerOptions& o) {
 template <class Protocol>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Protocol>> {
  public:
-  using Socket = asio::basic_stream_socket<Protocol, Strand>;
+  using Socket = asio::basic_stream_socket<Protocol, SessionExecutor>;
+  // The TCP listener serves OFREP only (routes.h, Context::ofrep_only).
+  static constexpr bool kOfrepOnly = std::is_same_v<Protocol, asio::ip::tcp>;
 
   Session(Core& core, Socket socket, std::uint64_t id)
       : core_(core),
@@ -166,16 +283,33 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
  private:
   enum class Phase { kIdle, kReading, kWaiting, kWriting, kClosing, kClosed };
 
-  // --- deadline: one timer bounds whatever the session is doing; expiry closes the socket.
+  // --- deadline: `deadline_at_` bounds whatever the session is doing; passing it closes the
+  // socket. The timer is only moved when the deadline gets earlier than the armed expiry; when
+  // it fires before the (since extended) deadline it is re-armed for it. disarm() only clears
+  // the deadline: the pending wait then finds nothing to do.
+  using SteadyClock = std::chrono::steady_clock;
+  static constexpr SteadyClock::time_point kNever = SteadyClock::time_point::max();
+
   void arm(std::chrono::milliseconds d) {
-    deadline_.expires_after(d);
-    deadline_.async_wait([self = this->shared_from_this(), gen = ++deadline_gen_](error_code ec) {
-      if (!ec && gen == self->deadline_gen_) self->close();
+    deadline_at_ = SteadyClock::now() + d;
+    if (deadline_at_ < timer_expiry_) start_timer();
+  }
+  void disarm() { deadline_at_ = kNever; }
+
+  void start_timer() {
+    timer_expiry_ = deadline_at_;
+    deadline_.expires_at(deadline_at_);  // cancels a pending wait (its generation is stale)
+    deadline_.async_wait([self = this->shared_from_this(), gen = ++deadline_gen_](error_code) {
+      self->on_deadline(gen);
     });
   }
-  void disarm() {
-    ++deadline_gen_;
-    deadline_.cancel();
+
+  void on_deadline(std::uint64_t gen) {
+    if (gen != deadline_gen_) return;  // superseded by start_timer()
+    timer_expiry_ = kNever;
+    if (phase_ == Phase::kClosed || deadline_at_ == kNever) return;
+    if (SteadyClock::now() >= deadline_at_) return close();
+    start_timer();
   }
 
   // --- reading a request
@@ -186,12 +320,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(core_.opts.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(static_cast<std::uint64_t>(core_.opts.max_body_bytes));
-    if (buffer_.size() > 0) return read_header();
+    if (buffer_.size() > 0) return parse_buffered();
     // Nothing buffered: wait for the first byte of the next request. A new connection gets
     // read_timeout for it, a kept-alive one idle_timeout.
     phase_ = Phase::kIdle;
     arm(first_request_ ? core_.opts.read_timeout : core_.opts.idle_timeout);
-    socket_.async_read_some(asio::buffer(scratch_),
+    socket_.async_read_some(buffer_.prepare(kReadSize),
                             [self = this->shared_from_this()](error_code ec, std::size_t n) {
                               self->on_first_bytes(ec, n);
                             });
@@ -200,13 +334,23 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void on_first_bytes(error_code ec, std::size_t n) {
     if (phase_ == Phase::kClosed) return;
     if (ec) return close();
-    append(n);
-    read_header();
+    buffer_.commit(n);
+    parse_buffered();
+  }
+
+  // Parses the buffered bytes in place (the usual case: the whole request head arrived in one
+  // read), falling back to Beast's async read for the rest of the head when it is incomplete.
+  void parse_buffered() {
+    phase_ = Phase::kReading;
+    arm(core_.opts.read_timeout);  // the whole request, from its first byte
+    error_code ec;
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == http::error::need_more) return read_header();
+    if (ec) return on_read_error(ec);
+    on_header(ec);
   }
 
   void read_header() {
-    phase_ = Phase::kReading;
-    arm(core_.opts.read_timeout);  // the whole request, from its first byte
     http::async_read_header(
         socket_, buffer_, *parser_,
         [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
@@ -262,7 +406,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     head_ = false;
     version_ = 11;
     Response r = error_response(status, code, message);
-    const Context ctx = core_.context();
+    Context ctx = core_.context();
+    ctx.ofrep_only = kOfrepOnly;
     add_state_headers(r, ctx);
     write(std::move(r));
   }
@@ -271,6 +416,16 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     disarm();
     first_request_ = false;
     auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    head_ = msg.method() == http::verb::head;
+    if (!kOfrepOnly && msg.method() == http::verb::get && version_ == 11 && keep_alive_ &&
+        !draining_) {
+      if (auto rendered = core_.render_get(msg.target())) {
+        parser_.reset();
+        return write_rendered(std::move(rendered));
+      }
+    }
     request_.method = std::string(msg.method_string());
     request_.target = std::string(msg.target());
     request_.headers.clear();
@@ -278,12 +433,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request_.body = std::move(msg.body());
-    keep_alive_ = msg.keep_alive();
-    version_ = msg.version();
-    head_ = msg.method() == http::verb::head;
     parser_.reset();
 
     Context ctx = core_.context();
+    ctx.ofrep_only = kOfrepOnly;
     const auto query = blocking_query(request_, ctx);
     if (query && !draining_ && ctx.snapshot->revision <= query->index && query->wait.count() > 0) {
       return start_wait(*query);
@@ -368,6 +521,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       socket_.cancel(ignored);  // the watch read completes with operation_aborted
     }
     Context ctx = core_.context();
+    ctx.ofrep_only = kOfrepOnly;
     write(handle(request_, ctx));
   }
 
@@ -375,18 +529,40 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void write(Response r) {
     phase_ = Phase::kWriting;
     response_ = to_beast(std::move(r), version_, keep_alive_ && !draining_, head_);
+    keep_ = response_.keep_alive();
     arm(core_.opts.read_timeout);  // a client that does not read its answer is dropped
     http::async_write(
         socket_, response_,
         [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
   }
 
+  // A rendered answer (HTTP/1.1, keep-alive) with the current Age: one gathered write.
+  void write_rendered(std::shared_ptr<const Rendered> rendered) {
+    phase_ = Phase::kWriting;
+    rendered_ = std::move(rendered);
+    keep_ = true;
+    const std::int64_t age = age_seconds(core_.clock.now_unix_ms(), rendered_->synced_at_ms);
+    const auto [end, ec] = std::to_chars(age_.data(), age_.data() + age_.size(), age);
+    const std::size_t age_len = ec == std::errc() ? static_cast<std::size_t>(end - age_.data()) : 0;
+    arm(core_.opts.read_timeout);
+    const std::array<asio::const_buffer, 3> bufs{asio::buffer(rendered_->head),
+                                                 asio::buffer(age_.data(), age_len),
+                                                 asio::buffer(rendered_->tail)};
+    asio::async_write(
+        socket_, bufs,
+        [self = this->shared_from_this()](error_code wec, std::size_t) { self->on_write(wec); });
+  }
+
   void on_write(error_code ec) {
     if (phase_ == Phase::kClosed) return;
     disarm();
     if (ec) return close();
-    const bool keep = response_.keep_alive();
-    response_ = {};
+    const bool keep = keep_;
+    if (rendered_) {
+      rendered_.reset();
+    } else {
+      response_ = {};
+    }
     if (!keep) return graceful_close();
     if (watch_pending_) {
       read_after_watch_ = true;  // the cancelled watch read must complete first
@@ -420,6 +596,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     phase_ = Phase::kClosed;
     cancel_wait();
     disarm();
+    deadline_.cancel();  // releases the pending wait's reference to the session
     error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_both, ignored);
     socket_.close(ignored);
@@ -431,11 +608,15 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     buffer_.commit(n);
   }
 
+  static constexpr std::size_t kReadSize = 4096;
+
   Core& core_;
   Socket socket_;
   std::uint64_t id_;
   asio::steady_timer deadline_;
   std::uint64_t deadline_gen_ = 0;
+  SteadyClock::time_point deadline_at_ = kNever;   // when the session is closed
+  SteadyClock::time_point timer_expiry_ = kNever;  // when the pending wait fires (kNever: none)
   asio::steady_timer wait_timer_;
   std::uint64_t wait_gen_ = 0;
   std::uint64_t waiter_id_ = 0;
@@ -453,14 +634,17 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool keep_alive_ = false;
   bool head_ = false;
   unsigned version_ = 11;
+  bool keep_ = false;  // keep the connection after the response being written
   http::response<http::string_body> response_;
+  std::shared_ptr<const Rendered> rendered_;  // or this, when the answer was rendered
+  std::array<char, 24> age_{};
 };
 
 // Answers 503 to a connection over the limit and closes it, without reading its request.
 template <class Protocol>
 class Rejection final : public std::enable_shared_from_this<Rejection<Protocol>> {
  public:
-  using Socket = asio::basic_stream_socket<Protocol, Strand>;
+  using Socket = asio::basic_stream_socket<Protocol, SessionExecutor>;
 
   Rejection(Socket socket, Response r)
       : socket_(std::move(socket)), timer_(socket_.get_executor()) {
@@ -540,14 +724,14 @@ class Listener final : public ListenerBase,
  private:
   void do_accept() {
     if (closed_) return;
-    acceptor_.async_accept(asio::make_strand(core_.ioc),
+    acceptor_.async_accept(core_.session_executor(),
                            [self = this->shared_from_this()](
-                               error_code ec, asio::basic_stream_socket<Protocol, Strand> socket) {
+                               error_code ec, typename Session<Protocol>::Socket socket) {
                              self->on_accept(ec, std::move(socket));
                            });
   }
 
-  void on_accept(error_code ec, asio::basic_stream_socket<Protocol, Strand> socket) {
+  void on_accept(error_code ec, typename Session<Protocol>::Socket socket) {
     if (closed_ || ec == asio::error::operation_aborted) return;
     if (ec) {
       // EMFILE/ENFILE/ENOBUFS and the like: try again shortly instead of spinning.
@@ -561,7 +745,7 @@ class Listener final : public ListenerBase,
     do_accept();
   }
 
-  void admit(asio::basic_stream_socket<Protocol, Strand> socket) {
+  void admit(typename Session<Protocol>::Socket socket) {
     std::unique_lock<std::mutex> lock(core_.mu);
     if (!core_.stopping && core_.sessions.size() < core_.opts.max_connections) {
       const auto id = core_.next_session_id++;

@@ -1,5 +1,7 @@
 // The agent's local API: HTTP/1.1 + JSON on a Unix socket (and optionally a loopback TCP
-// listener for OpenFeature SDKs using OFREP). Boost.Beast lives only in server.cpp.
+// listener for OpenFeature SDKs using OFREP, which serves only the OFREP routes, /healthz and
+// /readyz: the rest of the API has no auth but the socket's file permissions). Boost.Beast
+// lives only in server.cpp.
 //
 // Read path: every answer is built from the current immutable Snapshot (StateHolder), never
 // from SQLite or the network. One class per connection, do_x/on_x async pairs, a timeout and a
@@ -38,8 +40,10 @@ struct ServerOptions {
 
 // Evaluates flags for a caller-supplied context (OFREP POST). In definitions mode the agent can
 // evaluate any context locally; in remote modes it returns nullopt and the server answers from
-// the host's snapshot. Returned JSON: {"flags": {key: answer}} in the canonical answer shape
-// (see agent/sync/upstream.h), or for a single key {"answer": answer} / nullopt if unknown.
+// the host's snapshot. Returned JSON: {"flags": {key: answer}, "metadata"?: {...}} with the
+// answers in the canonical answer shape (see agent/sync/upstream.h) and, optionally, the
+// flag-set metadata of the definitions used (the OFREP bulk answer's top-level metadata;
+// without it the snapshot's flag_set_metadata is shown).
 class OfrepBackend {
  public:
   virtual ~OfrepBackend() = default;

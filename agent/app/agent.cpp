@@ -2,15 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+#include <algorithm>
+#include <cctype>
 #include <cinttypes>
+
 #include <cstdio>
+#include <limits>
 
 #include "common/eval/ofrep.h"
 
 namespace ff::app {
 
 std::string context_hash(const Json& context) {
-  const std::string s = context.dump();
+  std::string s;
+  if (context.is_object() && (context.contains("time") || context.contains("canary"))) {
+    Json stable = context;
+    stable.erase("time");
+    stable.erase("canary");
+    s = stable.dump();
+  } else {
+    s = context.dump();
+  }
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) {
     h ^= c;
@@ -47,27 +60,225 @@ state::FlagAnswer to_answer(const Json& a) {
   return out;
 }
 
+// A context that only changes when it is replaced: every key comes from the config.
+class FixedContext final : public context::ContextBuilder {
+ public:
+  FixedContext(Json context, std::uint64_t generation) {
+    host_.context = std::move(context);
+    host_.generation = generation;
+    if (host_.context.is_object()) {
+      for (auto it = host_.context.begin(); it != host_.context.end(); ++it) {
+        host_.sources[it.key()] = "config";
+      }
+    }
+  }
+  Result<bool> reload(context::ContextOptions /*options*/) override { return false; }
+  bool refresh() override { return false; }
+  context::HostContext current() const override { return host_; }
+  std::chrono::steady_clock::time_point next_refresh() const override {
+    return std::chrono::steady_clock::time_point::max();
+  }
+
+ private:
+  context::HostContext host_;
+};
+
+// The variants a flag's metadata names in `canaryVariants` ("a, b" -> {a, b}).
+std::set<std::string> canary_variants(const Json& answer) {
+  std::set<std::string> out;
+  const auto m = answer.find("metadata");
+  if (m == answer.end() || !m->is_object()) return out;
+  const auto list = m->find("canaryVariants");
+  if (list == m->end() || !list->is_string()) return out;
+  const auto& text = list->get_ref<const std::string&>();
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::size_t b = start;
+    std::size_t e = end;
+    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+    if (e > b) out.insert(text.substr(b, e - b));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Flags whose answer is one of their canary variants.
+std::set<std::string> active_canaries(const Json& evaluations) {
+  std::set<std::string> out;
+  for (auto it = evaluations.begin(); it != evaluations.end(); ++it) {
+    const auto v = it->find("variant");
+    if (v != it->end() && v->is_string() &&
+        canary_variants(*it).count(v->get_ref<const std::string&>()) != 0) {
+      out.insert(it.key());
+    }
+  }
+  return out;
+}
+
+std::chrono::milliseconds until(std::chrono::steady_clock::time_point t,
+                                std::chrono::steady_clock::time_point now) {
+  if (t <= now) return std::chrono::milliseconds(0);
+  const auto d = t - now;
+  if (d > std::chrono::hours(24)) return std::chrono::hours(24);
+  return std::chrono::ceil<std::chrono::milliseconds>(d);
+}
+
+constexpr std::int64_t kMinuteMs = 60000;
+constexpr std::int64_t kDayMs = 86400000;
+
 }  // namespace
 
 Agent::Agent(AgentConfig config, const Clock& clock, std::unique_ptr<store::Store> store,
-             std::unique_ptr<sync::Upstream> upstream, Json context, std::function<double()> random)
+             std::unique_ptr<sync::Upstream> upstream,
+             std::unique_ptr<context::ContextBuilder> builder, std::function<double()> random)
     : config_(std::move(config)),
       clock_(clock),
       store_(std::move(store)),
       upstream_(std::move(upstream)),
       random_(std::move(random)),
-      context_(std::move(context)) {
-  context_hash_ = context_hash(context_);
+      builder_(std::move(builder)) {
   sync_.mode = sync::to_string(config_.upstream.mode);
   sync_.upstream = upstream_ ? upstream_->describe() : std::string("(none)");
   if (!store_) store_error_ = "no usable state directory: serving from memory only";
+  if (!builder_) builder_ = std::make_unique<FixedContext>(Json::object(), 1);
+  if (store_) {
+    auto history = store_->load_canary_history();
+    if (history) {
+      for (const auto& r : *history) {
+        canary_seen_.emplace(std::make_pair(r.flag_key, r.variant), r.first_seen_ms);
+      }
+    } else {
+      note_store_error("loading canary history", history.error());
+    }
+  }
+  refresh_context();
 }
+
+Agent::Agent(AgentConfig config, const Clock& clock, std::unique_ptr<store::Store> store,
+             std::unique_ptr<sync::Upstream> upstream, Json context, std::function<double()> random)
+    : Agent(std::move(config), clock, std::move(store), std::move(upstream),
+            std::make_unique<FixedContext>(std::move(context), 1), std::move(random)) {}
 
 Agent::~Agent() = default;
 
 Json Agent::context() const {
   std::lock_guard<std::mutex> l(mu_);
   return context_;
+}
+
+Json Agent::context_view() const {
+  Json out;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    out = Json{{"context", context_}, {"sources", sources_}, {"errors", context_errors_}};
+  }
+  // Time fields as of now, not as of the last refresh (remote modes refresh once per poll).
+  Json& ctx = out["context"];
+  if (ctx.contains("time") && ctx["time"].contains("zone") && ctx["time"]["zone"].is_string()) {
+    if (auto t = context::time_fields(ctx["time"]["zone"].get<std::string>(), clock_.now())) {
+      ctx["time"] = std::move(*t);
+    }
+  }
+  return out;
+}
+
+Json Agent::canary_fields(const std::set<std::string>& active, std::int64_t now_ms) const {
+  const std::int64_t window_start = now_ms - config_.context.canary_window.count();
+  std::set<std::string> past;
+  std::int64_t last = std::numeric_limits<std::int64_t>::min();
+  for (const auto& [key, first_seen] : canary_seen_) {
+    if (active.count(key.first) != 0) continue;
+    if (first_seen >= window_start) past.insert(key.first);
+    last = std::max(last, first_seen);
+  }
+  Json c{{"count", past.size()}, {"active", active.size()}};
+  if (last != std::numeric_limits<std::int64_t>::min()) {
+    c["daysSinceLast"] = std::max<std::int64_t>(0, (now_ms - last) / kDayMs);
+  }
+  return c;
+}
+
+void Agent::note_canaries(const Json& evaluations) {
+  canary_active_ = active_canaries(evaluations);
+  const std::int64_t now = clock_.now_unix_ms();
+  for (const auto& flag : canary_active_) {
+    const std::string& variant = evaluations[flag]["variant"].get_ref<const std::string&>();
+    auto key = std::make_pair(flag, variant);
+    if (canary_seen_.count(key) != 0) continue;
+    canary_seen_.emplace(key, now);
+    spdlog::info("canary: first served variant {} of flag {}", variant, flag);
+    if (store_) {
+      auto r = store_->record_canary(store::CanaryRecord{flag, variant, now});
+      if (!r) note_store_error("recording a canary", r.error());
+    }
+  }
+}
+
+Agent::ContextChange Agent::refresh_context() {
+  context::HostContext host;
+  {
+    std::lock_guard<std::mutex> l(builder_mu_);
+    host = builder_->current();
+  }
+  ContextChange change;
+  if (!generation_seen_ || host.generation != generation_) {
+    change.host = generation_seen_;
+    generation_seen_ = true;
+    generation_ = host.generation;
+  }
+  Json ctx = std::move(host.context);
+  if (!ctx.is_object()) ctx = Json::object();
+  ctx["canary"] = canary_fields(canary_active_, clock_.now_unix_ms());
+  host.sources["canary"] = "canary";
+  std::lock_guard<std::mutex> l(mu_);
+  change.canary =
+      !context_.is_object() || !context_.contains("canary") || context_["canary"] != ctx["canary"];
+  if (change.host || change.canary || context_hash_.empty()) context_hash_ = context_hash(ctx);
+  context_ = std::move(ctx);
+  sources_ = std::move(host.sources);
+  context_errors_ = std::move(host.errors);
+  return change;
+}
+
+void Agent::on_host_context_change() {
+  spdlog::info("context changed (hash {})", [&] {
+    std::lock_guard<std::mutex> l(mu_);
+    return context_hash_;
+  }());
+  if (config_.upstream.mode != sync::Mode::kDefinitions) etag_.clear();  // ETags are per context
+  // News for blocking queries even when no answer changes: the context they were made for did.
+  std::lock_guard<std::mutex> p(publish_mu_);
+  state::Snapshot next = *state_.current();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    next.context = context_;
+  }
+  next.sync = sync_;
+  next.sync.stream_connected = stream_connected_;
+  state_.publish(std::move(next));
+}
+
+Result<bool> Agent::reload_context(context::ContextOptions options) {
+  std::lock_guard<std::mutex> l(builder_mu_);
+  return builder_->reload(std::move(options));
+}
+
+void Agent::set_context(Json context) {
+  std::lock_guard<std::mutex> l(builder_mu_);
+  const auto current = builder_->current();
+  if (current.context == context) return;
+  builder_ = std::make_unique<FixedContext>(std::move(context), current.generation + 1);
+}
+
+void Agent::set_stream_connected(bool connected) {
+  if (stream_connected_.exchange(connected) == connected) return;
+  std::lock_guard<std::mutex> p(publish_mu_);
+  state::Snapshot next = *state_.current();
+  next.sync.stream_connected = connected;
+  state_.replace_quietly(std::move(next));
 }
 
 void Agent::note_store_error(const std::string& what, const Error& e) {
@@ -90,7 +301,8 @@ Json Agent::evaluate_engine(const eval::Engine& engine, const Json& context) con
   return out;
 }
 
-void Agent::publish_answers(const Json& evaluations, state::Source source, bool live_sync) {
+bool Agent::publish_answers(const Json& evaluations, state::Source source, bool live_sync) {
+  std::unique_lock<std::mutex> p(publish_mu_);
   const auto prev = state_.current();
   const std::int64_t now = clock_.now_unix_ms();
   state::Snapshot next;
@@ -100,6 +312,7 @@ void Agent::publish_answers(const Json& evaluations, state::Source source, bool 
   {
     std::lock_guard<std::mutex> l(mu_);
     next.context = context_;
+    if (engine_) next.flag_set_metadata = engine_->flag_set().metadata;
   }
   bool changed = !prev->ready || prev->source != source || prev->flags.size() != evaluations.size();
   for (auto it = evaluations.begin(); it != evaluations.end(); ++it) {
@@ -117,16 +330,22 @@ void Agent::publish_answers(const Json& evaluations, state::Source source, bool 
   ready_ = true;
   source_ = source;
   next.sync = sync_;
+  next.sync.stream_connected = stream_connected_;
   if (changed) {
     state_.publish(std::move(next));
   } else {
     state_.replace_quietly(std::move(next));
   }
+  p.unlock();
+  note_canaries(evaluations);
+  return changed;
 }
 
 void Agent::publish_status_only() {
+  std::lock_guard<std::mutex> p(publish_mu_);
   state::Snapshot next = *state_.current();
   next.sync = sync_;
+  next.sync.stream_connected = stream_connected_;
   next.source = source_;
   next.ready = ready_;
   next.synced_at_ms = synced_at_ms_;
@@ -198,7 +417,62 @@ bool Agent::adopt_definitions(const std::string& text, const std::string& source
   return true;
 }
 
+void Agent::evaluate_now(state::Source source, bool live_sync, bool save_always) {
+  std::shared_ptr<const eval::Engine> engine;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    engine = engine_;
+  }
+  const auto now = clock_.now_unix_ms();
+  next_reevaluate_ = clock_.steady() + config_.sync.reevaluate;
+  evaluated_minute_ = now / kMinuteMs;
+  if (!engine) return;
+  refresh_context();
+  Json ctx;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ctx = context_;
+  }
+  Json ev = evaluate_engine(*engine, ctx);
+  // These answers may move this host into or out of a canary. Then they are evaluated once
+  // more with the canary object they imply, before anything is published or recorded: a rule
+  // on another flag that prefers fresh hosts must see a wave that just ended, and one that
+  // just started must not look like a past wave. Once only, so a rule that feeds on its own
+  // result (canary.active) settles at the next evaluation instead of looping.
+  Json fields = canary_fields(active_canaries(ev), now);
+  if (fields != ctx["canary"]) {
+    ctx["canary"] = std::move(fields);
+    ev = evaluate_engine(*engine, ctx);
+  }
+  canary_active_ = active_canaries(ev);
+  refresh_context();
+  const bool changed = publish_answers(ev, source, live_sync);
+  if (changed || save_always) save_cache(ev);
+}
+
+bool Agent::serve_cached_definitions() {
+  auto d = store_->load_definitions();
+  if (!d) {
+    note_store_error("loading definitions", d.error());
+    return false;
+  }
+  if (!*d) return false;
+  std::string error;
+  if (!adopt_definitions((*d)->body, (*d)->source, (*d)->etag, 0, error)) {
+    spdlog::error("cache: {}", error);
+    return false;
+  }
+  etag_ = (*d)->etag;
+  evaluate_now(state::Source::kCache, false, false);
+  cache_loaded_ = true;
+  std::lock_guard<std::mutex> l(mu_);
+  spdlog::info("serving {} flags from cached definitions (stale until the first sync)",
+               engine_->size());
+  return true;
+}
+
 bool Agent::load_cache() {
+  refresh_context();
   std::string hash;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -217,28 +491,27 @@ bool Agent::load_cache() {
   }
   if (config_.upstream.mode == sync::Mode::kDefinitions) {
     if (store_) {
-      auto d = store_->load_definitions();
-      if (!d) {
-        note_store_error("loading definitions", d.error());
-      } else if (*d) {
-        std::string error;
-        if (adopt_definitions((*d)->body, (*d)->source, (*d)->etag, 0, error)) {
-          etag_ = (*d)->etag;
-          std::shared_ptr<const eval::Engine> engine;
-          Json ctx;
-          {
-            std::lock_guard<std::mutex> l(mu_);
-            engine = engine_;
-            ctx = context_;
-          }
-          publish_answers(evaluate_engine(*engine, ctx), state::Source::kCache, false);
-          cache_loaded_ = true;
-          spdlog::info("serving {} flags from cached definitions (stale until the first sync)",
-                       engine->size());
-          return true;
+      // The answers evaluated last time: serving them needs no parsing or compiling of the
+      // definitions, which the first sync_once() then does. Answers made for another context
+      // are served too (stale, like remote modes): at start
+      // the providers have not run yet, so the context hash differs whenever there are any;
+      // run() refreshes the context and re-evaluates before anything else.
+      if (auto e = store_->load_evaluations(); e && *e) {
+        if ((*e)->context_hash != hash) {
+          spdlog::info(
+              "cache: cached answers were made for another context (providers not run "
+              "yet, or attributes changed); serving them stale until re-evaluated");
         }
-        spdlog::error("cache: {}", error);
+        synced_at_ms_ = (*e)->synced_at_ms;
+        canary_active_ = active_canaries((*e)->flags);
+        refresh_context();
+        publish_answers((*e)->flags, state::Source::kCache, false);
+        cache_loaded_ = true;
+        cached_definitions_pending_ = true;
+        spdlog::info("serving {} cached flags (stale until the first sync)", (*e)->flags.size());
+        return true;
       }
+      if (serve_cached_definitions()) return true;
     }
   } else if (store_) {
     auto e = store_->load_evaluations();
@@ -251,6 +524,8 @@ bool Agent::load_cache() {
             "until the first sync");
       }
       synced_at_ms_ = (*e)->synced_at_ms;
+      canary_active_ = active_canaries((*e)->flags);
+      refresh_context();  // the first sync sends the canary object these answers imply
       publish_answers((*e)->flags, state::Source::kCache, false);
       cache_loaded_ = true;
       spdlog::info("serving {} cached flags (stale until the first sync)", (*e)->flags.size());
@@ -278,7 +553,10 @@ bool Agent::load_cache() {
           engine = engine_;
           ctx = context_;
         }
-        publish_answers(evaluate_engine(*engine, ctx), state::Source::kDefault, false);
+        const Json ev = evaluate_engine(*engine, ctx);
+        canary_active_ = active_canaries(ev);
+        refresh_context();
+        publish_answers(ev, state::Source::kDefault, false);
         spdlog::info("serving {} flags from bootstrap definitions {}", engine->size(),
                      config_.bootstrap_definitions);
         return true;
@@ -291,8 +569,16 @@ bool Agent::load_cache() {
 }
 
 std::chrono::milliseconds Agent::sync_once() {
+  if (cached_definitions_pending_) {
+    cached_definitions_pending_ = false;
+    // Without them a 304 from the upstream would leave nothing to evaluate: ask for the body.
+    if (!serve_cached_definitions()) etag_.clear();
+  }
   const std::int64_t now = clock_.now_unix_ms();
   sync_.last_attempt_ms = now;
+  // Fresh time fields for this poll; a changed context is news before the answers arrive.
+  const ContextChange change = refresh_context();
+  if (change.host) on_host_context_change();
   if (!upstream_) {
     sync_.last_error = "no upstream configured";
     publish_status_only();
@@ -303,7 +589,6 @@ std::chrono::milliseconds Agent::sync_once() {
     std::lock_guard<std::mutex> l(mu_);
     ctx = context_;
   }
-  // Time fields move: in remote modes the context sent upstream carries the current time.
   sync::FetchOutcome out = upstream_->fetch(ctx, etag_);
   if (out.ok) {
     sync_.last_success_ms = now;
@@ -323,22 +608,23 @@ std::chrono::milliseconds Agent::sync_once() {
                              error);
       if (ok) etag_ = out.fetched.etag;
     } else if (out.fetched.evaluations) {
+      // As in definitions mode (evaluate_now): answers that move this host into or out of a
+      // canary are asked for again, at once, with the canary object they imply, before
+      // anything is published. If that second request fails the first answers stand.
+      Json fields = canary_fields(active_canaries(*out.fetched.evaluations), now);
+      if (fields != ctx["canary"]) {
+        ctx["canary"] = std::move(fields);
+        sync::FetchOutcome again = upstream_->fetch(ctx, "");
+        if (again.ok && again.fetched.evaluations) out.fetched = std::move(again.fetched);
+      }
       etag_ = out.fetched.etag;
+      canary_active_ = active_canaries(*out.fetched.evaluations);
+      refresh_context();
       publish_answers(*out.fetched.evaluations, state::Source::kLive, true);
       save_cache(*out.fetched.evaluations);
     }
     if (ok && config_.upstream.mode == sync::Mode::kDefinitions) {
-      std::shared_ptr<const eval::Engine> engine;
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        engine = engine_;
-      }
-      if (engine) {
-        const Json ev = evaluate_engine(*engine, ctx);
-        publish_answers(ev, state::Source::kLive, false);
-        save_cache(ev);
-        next_reevaluate_ = clock_.steady() + config_.sync.reevaluate;
-      }
+      evaluate_now(state::Source::kLive, false, true);
     } else if (ok && out.fetched.not_modified && ready_) {
       // Re-publish the existing answers as live without touching their timestamps.
       Json ev = Json::object();
@@ -356,7 +642,6 @@ std::chrono::milliseconds Agent::sync_once() {
       save_cache(ev);
     }
     if (ok) {
-      sync_.next_attempt_ms = 0;
       const auto delay =
           sync::jittered_interval(config_.sync.interval, config_.sync.jitter, random_());
       sync_.next_attempt_ms = now + delay.count();
@@ -377,38 +662,60 @@ std::chrono::milliseconds Agent::sync_once() {
     delay = std::max<std::chrono::milliseconds>(delay, *out.error.retry_after);
   }
   sync_.next_attempt_ms = now + delay.count();
-  if (config_.upstream.mode == sync::Mode::kDefinitions && ready_) {
-    reevaluate();  // time-based rules keep moving on cached definitions
+  // A failed sync changes the status only. Time-based rules keep moving through tick(); a
+  // context change that came with this attempt is evaluated now (definitions mode).
+  if (change.host && config_.upstream.mode == sync::Mode::kDefinitions && ready_) {
+    evaluate_now(source_, false, false);
   }
   publish_status_only();
   return delay;
 }
 
 void Agent::reevaluate() {
-  std::shared_ptr<const eval::Engine> engine;
-  Json ctx;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    engine = engine_;
-    ctx = context_;
+  if (cached_definitions_pending_) {
+    // load_cache() served the cached answers without the definitions: time (or the context)
+    // moved before the first sync, so they are needed now.
+    cached_definitions_pending_ = false;
+    if (serve_cached_definitions()) return;
+    etag_.clear();
   }
-  next_reevaluate_ = clock_.steady() + config_.sync.reevaluate;
-  if (!engine) return;
-  const Json ev = evaluate_engine(*engine, ctx);
-  publish_answers(
-      ev, source_ == state::Source::kDefault && !ready_ ? state::Source::kCache : source_, false);
-  save_cache(ev);
+  evaluate_now(source_ == state::Source::kDefault && !ready_ ? state::Source::kCache : source_,
+               false, false);
 }
 
-void Agent::set_context(Json context) {
+Agent::Tick Agent::tick() {
+  Tick t;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    if (context == context_) return;
-    context_ = std::move(context);
-    context_hash_ = context_hash(context_);
+    std::lock_guard<std::mutex> l(builder_mu_);
+    if (clock_.steady() >= builder_->next_refresh()) builder_->refresh();
   }
-  if (config_.upstream.mode != sync::Mode::kDefinitions) etag_.clear();  // ETags are per context
-  wake();
+  const bool definitions = config_.upstream.mode == sync::Mode::kDefinitions;
+  const std::int64_t now_ms = clock_.now_unix_ms();
+  if (refresh_context().host) {
+    on_host_context_change();
+    if (definitions) {
+      if (ready_) reevaluate();
+    } else {
+      t.resync = true;
+    }
+  } else if (definitions && ready_ &&
+             (now_ms / kMinuteMs != evaluated_minute_ || clock_.steady() >= next_reevaluate_)) {
+    reevaluate();
+  }
+  const auto steady = clock_.steady();
+  std::chrono::milliseconds next = std::chrono::hours(24);
+  {
+    std::lock_guard<std::mutex> l(builder_mu_);
+    next = std::min(next, until(builder_->next_refresh(), steady));
+  }
+  if (definitions && ready_) {  // nothing to re-evaluate before the first answers
+    const std::int64_t wall = clock_.now_unix_ms();
+    next = std::min(next, std::chrono::milliseconds(kMinuteMs - wall % kMinuteMs));
+    next = std::min(next, until(next_reevaluate_, steady));
+  }
+  // Never spin: a provider that stays due (refresh() could not run it) is retried shortly.
+  t.next = std::max(next, std::chrono::milliseconds(10));
+  return t;
 }
 
 std::optional<Json> Agent::evaluate_for(const Json& request_context) {
@@ -425,7 +732,7 @@ std::optional<Json> Agent::evaluate_for(const Json& request_context) {
       ctx[it.key()] = it.value();
     }
   }
-  return Json{{"flags", evaluate_engine(*engine, ctx)}};
+  return Json{{"flags", evaluate_engine(*engine, ctx)}, {"metadata", engine->flag_set().metadata}};
 }
 
 Json Agent::status_extra() const {
@@ -449,27 +756,29 @@ void Agent::wake() {
 
 void Agent::stop() {
   stop_ = true;
+  if (upstream_) upstream_->cancel();  // a fetch in flight must not hold up the shutdown
   wake();
 }
 
 void Agent::run() {
-  next_reevaluate_ = clock_.steady() + config_.sync.reevaluate;
+  // Deferred providers and context changes first, so the first sync already uses (and a
+  // cache-served start is re-evaluated with) the full context.
+  tick();
   while (!stop_) {
     const auto delay = sync_once();
-    auto deadline = std::chrono::steady_clock::now() + delay;
+    // Fetching, parsing, compiling, evaluating and saving leave their freed memory in this
+    // thread's malloc arena, where nothing else would reuse it: give it back (about 4 MiB
+    // with 1,000 flags in definitions mode; docs/benchmarks.md "Agent footprint").
+    malloc_trim(0);
+    const auto sync_at = clock_.steady() + delay;
     std::unique_lock<std::mutex> lock(wake_mu_);
     while (!stop_ && !wake_) {
-      const auto reeval_in = next_reevaluate_ - clock_.steady();
-      const auto until = std::min(deadline, std::chrono::steady_clock::now() + reeval_in);
-      if (wake_cv_.wait_until(lock, until) == std::cv_status::timeout) {
-        if (std::chrono::steady_clock::now() >= deadline) break;
-        if (config_.upstream.mode == sync::Mode::kDefinitions &&
-            clock_.steady() >= next_reevaluate_) {
-          lock.unlock();
-          reevaluate();
-          lock.lock();
-        }
-      }
+      lock.unlock();
+      const Tick t = tick();
+      lock.lock();
+      const auto now = clock_.steady();
+      if (t.resync || now >= sync_at || stop_ || wake_) break;
+      wake_cv_.wait_for(lock, std::min(t.next, until(sync_at, now)));
     }
     wake_ = false;
   }

@@ -161,7 +161,98 @@ void parse_api(const YAML::Node& n, api::ServerOptions& a) {
   if (n["threads"]) a.threads = n["threads"].as<unsigned>();
 }
 
+std::size_t byte_count(const YAML::Node& n, const std::string& key) {
+  try {
+    const auto v = n.as<long long>();
+    if (v <= 0) throw ConfigError{key, "must be a positive number of bytes"};
+    return static_cast<std::size_t>(v);
+  } catch (const YAML::Exception&) {
+    throw ConfigError{key, "must be a positive number of bytes"};
+  }
+}
+
+// Keys a provider entry may set; unset keys keep `base`.
+context::ProviderOptions parse_provider(const YAML::Node& n, const std::string& where,
+                                        context::ProviderOptions base) {
+  check_keys(n, where, {"timeout", "ttl", "retry", "max_output", "env"});
+  if (n["timeout"]) base.timeout = duration(n["timeout"], where + ".timeout");
+  if (n["ttl"]) base.ttl = duration(n["ttl"], where + ".ttl");
+  if (n["retry"]) base.retry = duration(n["retry"], where + ".retry");
+  if (n["env"]) {
+    if (!n["env"].IsMap()) throw ConfigError{where + ".env", "must be a mapping"};
+    for (const auto& kv : n["env"]) {
+      const auto name = kv.first.as<std::string>();
+      std::string key = where;
+      key += ".env.";
+      key += name;
+      base.env[name] = str(kv.second, key);
+    }
+  }
+  if (n["max_output"]) base.max_output = byte_count(n["max_output"], where + ".max_output");
+  if (base.timeout.count() <= 0) throw ConfigError{where + ".timeout", "must be positive"};
+  return base;
+}
+
+void parse_context(const YAML::Node& n, ContextConfig& c) {
+  check_keys(n, "context",
+             {"targeting_key", "machine_id_path", "attributes", "context_dir", "providers_dir",
+              "time_zone", "provider_defaults", "providers", "canary_window"});
+  if (n["targeting_key"]) c.targeting_key = str(n["targeting_key"], "context.targeting_key");
+  if (n["machine_id_path"]) {
+    c.machine_id_path = str(n["machine_id_path"], "context.machine_id_path");
+  }
+  if (n["attributes"]) {
+    if (!n["attributes"].IsMap()) throw ConfigError{"context.attributes", "must be a mapping"};
+    c.attributes = to_json(n["attributes"]);
+    for (auto it = c.attributes.begin(); it != c.attributes.end(); ++it) {
+      if (is_reserved_attribute(it.key())) {
+        throw ConfigError{"context.attributes." + it.key(),
+                          "is reserved (targetingKey, host, time and canary are set by the agent)"};
+      }
+    }
+  }
+  if (n["context_dir"]) c.context_dir = str(n["context_dir"], "context.context_dir");
+  if (n["providers_dir"]) c.providers_dir = str(n["providers_dir"], "context.providers_dir");
+  if (n["time_zone"]) c.time_zone = str(n["time_zone"], "context.time_zone");
+  if (n["provider_defaults"]) {
+    c.provider_defaults =
+        parse_provider(n["provider_defaults"], "context.provider_defaults", c.provider_defaults);
+  }
+  if (n["providers"]) {
+    if (!n["providers"].IsMap()) throw ConfigError{"context.providers", "must be a mapping"};
+    // Applied after provider_defaults whatever the order in the file.
+    for (const auto& kv : n["providers"]) {
+      const auto name = kv.first.as<std::string>();
+      c.providers[name] =
+          parse_provider(kv.second, "context.providers." + name, c.provider_defaults);
+    }
+  }
+  if (n["canary_window"]) {
+    c.canary_window = duration(n["canary_window"], "context.canary_window");
+    if (c.canary_window.count() <= 0) {
+      throw ConfigError{"context.canary_window", "must be positive"};
+    }
+  }
+}
+
 }  // namespace
+
+bool is_reserved_attribute(const std::string& key) {
+  return key == "targetingKey" || key == "host" || key == "time" || key == "canary";
+}
+
+context::ContextOptions context_options(const ContextConfig& c) {
+  context::ContextOptions o;
+  o.targeting_key = c.targeting_key;
+  o.machine_id_path = c.machine_id_path;
+  o.attributes = c.attributes;
+  o.context_dir = c.context_dir;
+  o.providers_dir = c.providers_dir;
+  o.provider_defaults = c.provider_defaults;
+  o.providers = c.providers;
+  o.time_zone = c.time_zone;
+  return o;
+}
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -186,10 +277,12 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     ms = value * 60000;
   } else if (unit == "h") {
     ms = value * 3600000;
+  } else if (unit == "d") {
+    ms = value * 86400000;
   } else {
     return std::nullopt;
   }
-  if (ms < 0 || ms > 1e12) return std::nullopt;
+  if (ms < 0 || ms > 1e12) return std::nullopt;  // 1e12 ms is about 31 years
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
@@ -204,19 +297,7 @@ Result<AgentConfig> parse_config(const std::string& yaml_text) {
     if (root["upstream"]) parse_upstream(root["upstream"], c.upstream);
     if (root["sync"]) parse_sync(root["sync"], c.sync);
     if (root["api"]) parse_api(root["api"], c.api);
-    if (root["context"]) {
-      const auto& n = root["context"];
-      check_keys(n, "context", {"targeting_key", "machine_id_path", "attributes"});
-      if (n["targeting_key"])
-        c.context.targeting_key = str(n["targeting_key"], "context.targeting_key");
-      if (n["machine_id_path"]) {
-        c.context.machine_id_path = str(n["machine_id_path"], "context.machine_id_path");
-      }
-      if (n["attributes"]) {
-        if (!n["attributes"].IsMap()) throw ConfigError{"context.attributes", "must be a mapping"};
-        c.context.attributes = to_json(n["attributes"]);
-      }
-    }
+    if (root["context"]) parse_context(root["context"], c.context);
     if (root["state_dir"]) c.state_dir = str(root["state_dir"], "state_dir");
     if (root["bootstrap_definitions"]) {
       c.bootstrap_definitions = str(root["bootstrap_definitions"], "bootstrap_definitions");
@@ -250,6 +331,28 @@ Result<AgentConfig> load_config(const std::string& path) {
 }
 
 Json describe(const AgentConfig& c) {
+  auto provider = [](const context::ProviderOptions& p) {
+    Json env = Json::object();
+    for (const auto& [k, v] : p.env) env[k] = v;
+    return Json{{"timeoutMs", p.timeout.count()},
+                {"ttlMs", p.ttl.count()},
+                {"retryMs", p.retry.count()},
+                {"maxOutputBytes", p.max_output},
+                {"env", std::move(env)}};
+  };
+  Json providers = Json::object();
+  for (const auto& [name, p] : c.context.providers) providers[name] = provider(p);
+  Json context{
+      {"targetingKey",
+       c.context.targeting_key.empty() ? Json(nullptr) : Json(c.context.targeting_key)},
+      {"machineIdPath", c.context.machine_id_path},
+      {"attributes", c.context.attributes},
+      {"contextDir", c.context.context_dir},
+      {"providersDir", c.context.providers_dir},
+      {"timeZone", c.context.time_zone.empty() ? Json(nullptr) : Json(c.context.time_zone)},
+      {"providerDefaults", provider(c.context.provider_defaults)},
+      {"providers", std::move(providers)},
+      {"canaryWindowMs", c.context.canary_window.count()}};
   return Json{{"mode", sync::to_string(c.upstream.mode)},
               {"upstream", c.upstream.url},
               {"socket", c.api.socket_path},
@@ -258,7 +361,8 @@ Json describe(const AgentConfig& c) {
               {"jitter", c.sync.jitter},
               {"tcp", c.api.tcp_address.empty()
                           ? Json(nullptr)
-                          : Json(c.api.tcp_address + ":" + std::to_string(c.api.tcp_port))}};
+                          : Json(c.api.tcp_address + ":" + std::to_string(c.api.tcp_port))},
+              {"context", std::move(context)}};
 }
 
 }  // namespace ff::app

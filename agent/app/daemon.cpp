@@ -18,6 +18,7 @@
 
 #include "agent/api/server.h"
 #include "agent/app/agent.h"
+#include "agent/context/context.h"
 
 namespace ff::app {
 namespace {
@@ -44,35 +45,7 @@ void sd_notify(const std::string& message) {
   ::close(fd);
 }
 
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (in) std::getline(in, line);
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) {
-    line.pop_back();
-  }
-  return line;
-}
-
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
 }  // namespace
-
-Json build_context(const ContextConfig& c) {
-  Json ctx = Json::object();
-  std::string key = c.targeting_key;
-  if (key.empty()) key = read_first_line(c.machine_id_path);
-  if (key.empty()) key = hostname();
-  if (c.attributes.is_object()) {
-    for (auto it = c.attributes.begin(); it != c.attributes.end(); ++it) ctx[it.key()] = it.value();
-  }
-  ctx["targetingKey"] = key;
-  return ctx;
-}
 
 int run_daemon(int argc, char** argv) {
   CLI::App cli{"fleetflagd: the fleetflag on-host agent"};
@@ -146,6 +119,9 @@ int run_daemon(int argc, char** argv) {
       if (eq == std::string::npos || eq == 0) {
         return Error{"config", "--attribute needs KEY=VALUE", ""};
       }
+      if (is_reserved_attribute(kv.substr(0, eq))) {
+        return Error{"config", "--attribute " + kv.substr(0, eq) + " is reserved", ""};
+      }
       cfg.context.attributes[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     return cfg;
@@ -166,6 +142,13 @@ int run_daemon(int argc, char** argv) {
   if (!upstream) {
     std::fprintf(stderr, "fleetflagd: upstream: %s\n", upstream.error().to_string().c_str());
     return 2;
+  }
+  if (!cfg.context.time_zone.empty()) {
+    if (auto tz = context::time_fields(cfg.context.time_zone, std::chrono::system_clock::now());
+        !tz) {
+      std::fprintf(stderr, "fleetflagd: context.time_zone: %s\n", tz.error().to_string().c_str());
+      return 2;
+    }
   }
   if (config_check) {
     std::printf("%s\n", describe(cfg).dump(2).c_str());
@@ -214,8 +197,16 @@ int run_daemon(int argc, char** argv) {
   };
 
   const auto started = std::chrono::steady_clock::now();
-  Agent agent(cfg, clock, std::move(store), std::move(*upstream), build_context(cfg.context),
-              random);
+  // Facts and attribute files now; providers on the sync thread once the cache is served (a
+  // slow provider must not delay start-up). SIGHUP reloads run them at once.
+  context::ContextOptions start_options = context_options(cfg.context);
+  start_options.defer_providers = true;
+  auto builder = context::ContextBuilder::create(std::move(start_options), clock);
+  if (!builder) {
+    spdlog::critical("context: {}", builder.error().to_string());
+    return 2;
+  }
+  Agent agent(cfg, clock, std::move(store), std::move(*upstream), std::move(*builder), random);
   agent.load_cache();
 
   struct Backend : api::OfrepBackend {
@@ -234,7 +225,7 @@ int run_daemon(int argc, char** argv) {
     }
     return j;
   };
-  views.context = [&agent]() { return Json{{"context", agent.context()}}; };
+  views.context = [&agent]() { return agent.context_view(); };
 
   std::filesystem::create_directories(std::filesystem::path(cfg.api.socket_path).parent_path(), ec);
   api::Server server(cfg.api, agent.state(), clock, &backend, views);
@@ -261,11 +252,14 @@ int run_daemon(int argc, char** argv) {
       while (!stream_stop) {
         const auto err =
             sync::run_event_stream(cfg.upstream, stream_stop, [&](const std::string& type) {
+              // The first provider_ready of a stream means it is connected.
+              if (type == "provider_ready") agent.set_stream_connected(true);
               if (type == "configuration_change" || type == "provider_ready") {
                 failures = 0;
                 agent.wake();
               }
             });
+        agent.set_stream_connected(false);  // returning means the stream is gone
         if (stream_stop) break;
         ++failures;
         spdlog::info("event stream ended: {}; polling meanwhile", err.message);
@@ -290,10 +284,13 @@ int run_daemon(int argc, char** argv) {
                       fresh.error().to_string());
         continue;
       }
-      agent.set_context(build_context(fresh->context));
+      if (auto r = agent.reload_context(context_options(fresh->context)); !r) {
+        spdlog::error("context reload: {}", r.error().to_string());
+      }
       if (fresh->upstream.url != cfg.upstream.url || fresh->upstream.mode != cfg.upstream.mode ||
-          fresh->api.socket_path != cfg.api.socket_path) {
-        spdlog::warn("upstream/socket changes take effect at the next restart");
+          fresh->api.socket_path != cfg.api.socket_path ||
+          fresh->context.canary_window != cfg.context.canary_window) {
+        spdlog::warn("upstream/socket/canary_window changes take effect at the next restart");
       }
       agent.wake();
       continue;

@@ -6,10 +6,6 @@
 
 namespace ff::app {
 
-// The host's evaluation context from the config: targetingKey (configured, else
-// /etc/machine-id, else the host name) plus static attributes.
-Json build_context(const ContextConfig& config);
-
 // Runs the daemon until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 runtime failure at start
 // (socket in use), 2 configuration error.
 int run_daemon(int argc, char** argv);

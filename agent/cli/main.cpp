@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Agent and upstream status");
   status->add_flag("--json", json, "raw JSON");
   auto* ctx_cmd = app.add_subcommand("context", "The host's evaluation context");
+  ctx_cmd->add_flag("--json", json, "raw JSON");
   unsigned max_changes = 0;
   auto* watch = app.add_subcommand("watch", "Print flag changes as they happen");
   watch->add_option("KEY", key, "only this flag");
@@ -68,7 +69,7 @@ int run(int argc, char** argv) {
   if (enabled->parsed()) return ff::cli::run_enabled(socket, key, std::cerr);
   if (list->parsed()) return ff::cli::run_list(socket, json, std::cout, std::cerr);
   if (status->parsed()) return ff::cli::run_status(socket, json, std::cout, std::cerr);
-  if (ctx_cmd->parsed()) return ff::cli::run_context(socket, std::cout, std::cerr);
+  if (ctx_cmd->parsed()) return ff::cli::run_context(socket, json, std::cout, std::cerr);
   if (watch->parsed()) {
     return ff::cli::run_watch(socket, key.empty() ? std::nullopt : std::optional<std::string>(key),
                               max_changes, std::cout, std::cerr);

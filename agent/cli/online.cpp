@@ -1,10 +1,13 @@
 #include "agent/cli/online.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "agent/cli/offline.h"
 #include "agent/cli/socket_client.h"
@@ -151,14 +154,75 @@ int run_status(const std::string& socket, bool as_json, std::ostream& out, std::
   return j->value("ready", false) ? kExitOk : kExitInvalid;
 }
 
-int run_context(const std::string& socket, std::ostream& out, std::ostream& err) {
+namespace {
+
+// Nested objects become dotted rows (host.os.id); arrays and scalars are one row each.
+void flatten(const Json& v, const std::string& path,
+             std::vector<std::pair<std::string, Json>>& rows) {
+  if (v.is_object() && !v.empty()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), rows);
+    }
+    return;
+  }
+  rows.emplace_back(path, v);
+}
+
+// The source of `path`: its own entry, else that of its closest listed parent.
+std::string source_of(const Json& sources, std::string path) {
+  if (!sources.is_object()) return "-";
+  while (true) {
+    const auto it = sources.find(path);
+    if (it != sources.end()) return it->is_string() ? it->get<std::string>() : it->dump();
+    const auto dot = path.rfind('.');
+    if (dot == std::string::npos) return "-";
+    path.resize(dot);
+  }
+}
+
+}  // namespace
+
+void print_context(const Json& view, std::ostream& out) {
+  std::vector<std::pair<std::string, Json>> rows;
+  if (view.contains("context")) flatten(view["context"], "", rows);
+  const Json sources = view.value("sources", Json::object());
+  std::size_t width = 9;
+  for (const auto& r : rows) width = std::max(width, r.first.size());
+  width = std::min<std::size_t>(width, 40);
+  auto pad = [](std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+  };
+  out << pad("ATTRIBUTE", width) << "  " << pad("VALUE", 32) << "  SOURCE\n";
+  for (const auto& [path, value] : rows) {
+    std::string v = render(value);
+    if (v.size() > 32) v = v.substr(0, 29) + "...";
+    out << pad(path, width) << "  " << pad(v, 32) << "  " << source_of(sources, path) << "\n";
+  }
+  const Json errors = view.value("errors", Json::array());
+  if (errors.is_array() && !errors.empty()) {
+    out << "\nerrors:\n";
+    for (const auto& e : errors) {
+      out << "  " << e.value("source", std::string("?")) << ": "
+          << e.value("message", std::string("?"));
+      if (e.contains("at")) out << " (at " << render(e["at"]) << ")";
+      out << "\n";
+    }
+  }
+}
+
+int run_context(const std::string& socket, bool as_json, std::ostream& out, std::ostream& err) {
   int status = 0;
   auto j = get_json(socket, "/v1/context", &status);
   if (!j) {
     err << "fleetflag: " << j.error().message << "\n";
     return kExitUsage;
   }
-  out << j->dump(2) << "\n";
+  if (as_json || status != 200) {
+    out << j->dump(2) << "\n";
+  } else {
+    print_context(*j, out);
+  }
   return status == 200 ? kExitOk : kExitUsage;
 }
 

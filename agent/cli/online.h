@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "common/json/json.h"
+
 namespace ff::cli {
 
 inline constexpr const char* kDefaultSocket = "/run/fleetflag/fleetflag.sock";
@@ -21,7 +23,11 @@ int run_enabled(const std::string& socket, const std::string& key, std::ostream&
 // A table of all flags (or the raw JSON with `json`).
 int run_list(const std::string& socket, bool json, std::ostream& out, std::ostream& err);
 int run_status(const std::string& socket, bool json, std::ostream& out, std::ostream& err);
-int run_context(const std::string& socket, std::ostream& out, std::ostream& err);
+// The host's context as a table of attribute (dotted path), value and source, then the context
+// errors (files, providers); the raw /v1/context JSON with `json`.
+int run_context(const std::string& socket, bool json, std::ostream& out, std::ostream& err);
+// The table run_context prints for a /v1/context body {"context","sources","errors"}.
+void print_context(const Json& view, std::ostream& out);
 // Prints one line per change (of `key`, or of any flag), using blocking queries; runs until
 // the agent goes away (exit 2) or `max_changes` changes were printed (0 = forever).
 int run_watch(const std::string& socket, const std::optional<std::string>& key,

@@ -96,6 +96,11 @@ class Builder final : public ContextBuilder {
       next[name] = std::move(state);
     }
     providers_ = std::move(next);
+    if (options_.defer_providers) {
+      const auto now = clock_.steady();
+      for (auto& [name, state] : providers_) state.next_due = now;
+      return publish();
+    }
     std::vector<std::string> all;
     for (const auto& [name, state] : providers_) all.push_back(name);
     run(all);

@@ -82,6 +82,10 @@ struct ContextOptions {
   // .../zoneinfo/ paths accepted), else the target of the /etc/localtime symlink, else
   // /etc/timezone, else UTC. A zone that is named but unknown is an error.
   std::string time_zone;
+  // create()/reload() leave the providers for the first refresh() (next_refresh() is then
+  // "now") instead of running them: the agent starts serving its cache without waiting up to a
+  // provider's timeout, and runs them first thing on its sync thread.
+  bool defer_providers = false;
 };
 
 // Reserved top-level keys (see above).

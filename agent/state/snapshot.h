@@ -53,6 +53,10 @@ struct Snapshot {
   Source source = Source::kDefault;  // live after a sync; cache when served from SQLite/stale
   std::int64_t synced_at_ms = 0;     // last successful sync (0: never)
   std::map<std::string, FlagAnswer, std::less<>> flags;
+  // Flag-set metadata (flagd `metadata` at the top of the definitions, or the upstream bulk
+  // answer's top-level `metadata`): the OFREP bulk answer's top-level `metadata`. Each answer's
+  // own `metadata` already has it merged in (flag keys win).
+  Json flag_set_metadata = Json::object();
   Json context = Json::object();  // the evaluation context these answers were made for
   SyncStatus sync;
 };

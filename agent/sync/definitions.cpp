@@ -172,6 +172,7 @@ class DefinitionsUpstream final : public Upstream {
       return failed(std::move(e));
     }
     http::Request req = make_request(config_, "GET", config_.url);
+    req.cancel = &cancel_flag();
     req.headers = {{"Accept", "application/json"}};
     const bool conditional = !etag.empty() && !is_content_etag(etag);
     if (conditional) req.headers.emplace_back("If-None-Match", etag);

@@ -40,6 +40,7 @@ class FlagdUpstream final : public Upstream {
       return detail::failed(std::move(e));
     }
     http::Request req = detail::make_request(config_, "POST", endpoint_);
+    req.cancel = &cancel_flag();
     req.headers = {{"Content-Type", "application/json"},
                    {"Accept", "application/json"},
                    {"Connect-Protocol-Version", "1"},

@@ -35,6 +35,7 @@ class OfrepUpstream final : public Upstream {
       return failed(std::move(e));
     }
     http::Request req = make_request(config_, "POST", endpoint_);
+    req.cancel = &cancel_flag();
     req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     const bool conditional = !etag.empty() && !is_content_etag(etag);
     if (conditional) req.headers.emplace_back("If-None-Match", etag);

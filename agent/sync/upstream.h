@@ -2,6 +2,7 @@
 // backoff and what to do with the result belong to the sync loop (agent/sync/scheduler.h).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -67,6 +68,19 @@ class Upstream {
   // A malformed, oversized, wrong-typed or otherwise unusable answer is an error, never a
   // partial success.
   virtual FetchOutcome fetch(const Json& context, const std::string& etag) = 0;
+
+  // For shutdown, from any thread: an HTTP fetch in flight ends within ~100 ms with an error
+  // whose message says "cancelled" (nothing adopted), and so does every later one (file reads
+  // never block and are unaffected). Irreversible. Without it a stop would wait for a slow
+  // upstream's whole timeout.
+  void cancel() { cancelled_ = true; }
+
+ protected:
+  // Implementations pass this to http::Request::cancel.
+  const std::atomic<bool>& cancel_flag() const { return cancelled_; }
+
+ private:
+  std::atomic<bool> cancelled_{false};
 };
 
 // Builds the upstream for a config. Fails on an unusable config (bad URL scheme, unreadable

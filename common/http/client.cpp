@@ -205,6 +205,7 @@ class Exchange {
 
   Result<Response> run_request(const TlsOptions& tls) {
     streaming_ = false;
+    cancel_ = request_.cancel;
     full_.emplace();
     full_->header_limit(kHeaderLimit);
     full_->body_limit(static_cast<std::uint64_t>(request_.max_body));
@@ -250,6 +251,9 @@ class Exchange {
   tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
 
   std::optional<Error> start(const TlsOptions& tls) {
+    if (cancel_ != nullptr && cancel_->load()) {
+      return make_error("cancelled", "cancelled before connecting to " + target_.host_header);
+    }
     req_.version(11);
     const auto verb = bhttp::string_to_verb(request_.method);
     if (verb == bhttp::verb::unknown) {
@@ -306,7 +310,8 @@ class Exchange {
     const auto now = SteadyClock::now();
     if (cancel_ != nullptr && cancel_->load()) {
       if (body_phase_) return finish();
-      return fail("cancelled", "cancelled before the response headers");
+      return fail("cancelled",
+                  std::string("cancelled (") + phase_ + ") talking to " + target_.host_header);
     }
     if (body_phase_) {
       if (now - last_data_ >= idle_) {

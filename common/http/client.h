@@ -28,6 +28,10 @@ struct Request {
   std::string body;
   std::chrono::milliseconds timeout{10000};  // whole exchange: connect + TLS + write + read
   std::size_t max_body = 8u << 20;
+  // request() only (stream() takes its own flag): when set and it becomes true, the call ends
+  // within ~100 ms with Error "cancelled", whatever phase it is in (resolve, connect, TLS,
+  // write, read), so a shutdown never waits for a slow server. Not owned; must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Response {

@@ -39,6 +39,9 @@ constexpr int kBusyTimeoutMs = 5000;
 // After a checkpoint the WAL is truncated back to this size, so one large save (a big
 // definitions body) does not leave a large -wal file behind for good.
 constexpr const char* kJournalSizeLimit = "PRAGMA journal_size_limit = 4194304";
+// The agent reads the store once at start and writes a few rows per change: a 256 KiB page
+// cache (default 2 MiB) is plenty, and the agent's memory target is 15 MiB in total.
+constexpr const char* kCacheSize = "PRAGMA cache_size = -256";
 // Values deeper than this are refused by save (and by load): whatever walks them later recurses.
 constexpr std::size_t kMaxDepth = 128;
 // Rows are our own serialisation, but the file may have been damaged or edited.
@@ -46,7 +49,7 @@ constexpr json::Limits kRowLimits{std::size_t{1} << 30, kMaxDepth};
 
 // Schema migrations, applied in order, each in its own transaction together with
 // `PRAGMA user_version = <version>`. Never edit a shipped migration: append one (planned:
-// canary fatigue history, rollout reports).
+// rollout reports).
 struct Migration {
   int version;
   const char* sql;
@@ -87,6 +90,15 @@ CREATE TABLE sync_state (
   last_error       TEXT    NOT NULL,
   revision         INTEGER NOT NULL  -- uint64 stored as its int64 bit pattern
 );
+)sql"},
+    {2, R"sql(
+-- Canary fatigue: when this host was first served each canary variant of each flag.
+CREATE TABLE canary_history (
+  flag_key       TEXT    NOT NULL,
+  variant        TEXT    NOT NULL,
+  first_seen_ms  INTEGER NOT NULL,
+  PRIMARY KEY (flag_key, variant)
+) WITHOUT ROWID;
 )sql"},
 };
 
@@ -174,6 +186,7 @@ struct Statements {
   Stmt sel_context, sel_flags, put_context, put_flag, del_flag;
   Stmt sel_defs, put_defs;
   Stmt sel_sync, put_sync;
+  Stmt sel_canary, put_canary;
 
   Status prepare(sqlite3* db) {
     struct Item {
@@ -212,6 +225,11 @@ struct Statements {
          "etag = excluded.etag, last_attempt_ms = excluded.last_attempt_ms, "
          "last_success_ms = excluded.last_success_ms, last_error = excluded.last_error, "
          "revision = excluded.revision"},
+        {&sel_canary,
+         "SELECT flag_key, variant, first_seen_ms FROM canary_history ORDER BY flag_key, variant"},
+        {&put_canary,
+         "INSERT INTO canary_history (flag_key, variant, first_seen_ms) VALUES (?1, ?2, ?3) "
+         "ON CONFLICT (flag_key, variant) DO NOTHING"},
     };
     for (const auto& item : items) {
       auto s = Stmt::prepare(db, item.sql);
@@ -326,8 +344,8 @@ Result<std::unique_ptr<Connection>> configure(sqlite::Db db, const std::string& 
                        (mode->empty() ? std::string("?") : (*mode)[0]) + ")",
                    ""};
     }
-    for (const char* pragma :
-         {"PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON", kJournalSizeLimit}) {
+    for (const char* pragma : {"PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
+                               kJournalSizeLimit, kCacheSize}) {
       if (auto err = sqlite::exec(h, pragma)) return err;
     }
     if (check) {
@@ -442,6 +460,12 @@ class SqliteStore final : public Store {
   Result<bool> save_sync(const SyncRecord& r) override {
     return guarded("save sync state", [&]() { return do_save_sync(r); });
   }
+  Result<std::vector<CanaryRecord>> load_canary_history() override {
+    return guarded("load canary history", [&]() { return do_load_canary(); });
+  }
+  Result<bool> record_canary(const CanaryRecord& r) override {
+    return guarded("record canary", [&]() { return do_record_canary(r); });
+  }
 
  private:
   // No exception (bad_alloc, a JSON type error) leaves the store.
@@ -499,6 +523,9 @@ class SqliteStore final : public Store {
       return false;
     }
     if (auto err = txn->commit()) return *err;
+    // Saves are rare and large (a whole definitions body): give the pages back rather than keep
+    // them cached until the next save.
+    sqlite3_db_release_memory(db());
     return true;
   }
 
@@ -723,6 +750,29 @@ class SqliteStore final : public Store {
           .bind(5, to_db(r.revision));
       if (const int rc = q.step(); rc != SQLITE_DONE) return fail(rc, "write sync_state");
       return true;
+    });
+  }
+
+  Result<std::vector<CanaryRecord>> do_load_canary() {
+    return read([&](Statements& st) -> Result<std::vector<CanaryRecord>> {
+      std::vector<CanaryRecord> out;
+      Query q(st.sel_canary);
+      for (;;) {
+        const int rc = q.step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return fail(rc, "read canary_history");
+        out.push_back(CanaryRecord{std::string(q.text(0)), std::string(q.text(1)), q.int64(2)});
+      }
+      return out;
+    });
+  }
+
+  Result<bool> do_record_canary(const CanaryRecord& r) {
+    return write([&](Statements& st) -> Result<bool> {
+      Query q(st.put_canary);
+      q.bind_text(1, r.flag_key).bind_text(2, r.variant).bind(3, r.first_seen_ms);
+      if (const int rc = q.step(); rc != SQLITE_DONE) return fail(rc, "write canary_history");
+      return sqlite3_changes(db()) > 0;
     });
   }
 

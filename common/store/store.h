@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/json/json.h"
 
@@ -44,6 +45,14 @@ struct SyncRecord {
   std::uint64_t revision = 0;
 };
 
+// Canary fatigue: the first time this host was served a canary variant of a flag (a variant
+// the flag's metadata lists in `canaryVariants`). One record per (flag, variant), never updated.
+struct CanaryRecord {
+  std::string flag_key;
+  std::string variant;
+  std::int64_t first_seen_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -53,6 +62,11 @@ class Store {
   virtual Result<bool> save_definitions(const CachedDefinitions& d) = 0;
   virtual Result<SyncRecord> load_sync() = 0;
   virtual Result<bool> save_sync(const SyncRecord& r) = 0;
+  // Every canary record, ordered by flag key then variant.
+  virtual Result<std::vector<CanaryRecord>> load_canary_history() = 0;
+  // Adds the record unless one for the same (flag, variant) exists: the first sighting wins, so
+  // a later call never moves first_seen_ms (returns false then).
+  virtual Result<bool> record_canary(const CanaryRecord& r) = 0;
 };
 
 struct OpenReport {

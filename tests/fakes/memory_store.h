@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/store/store.h"
 
@@ -51,6 +53,10 @@ class MemoryStore final : public store::Store {
     std::lock_guard<std::mutex> l(mu_);
     sync_ = std::move(r);
   }
+  void seed(const store::CanaryRecord& r) {
+    std::lock_guard<std::mutex> l(mu_);
+    canary_.emplace(std::make_pair(r.flag_key, r.variant), r.first_seen_ms);
+  }
 
   // What is stored now.
   std::optional<store::CachedEvaluations> evaluations() const {
@@ -64,6 +70,10 @@ class MemoryStore final : public store::Store {
   store::SyncRecord sync() const {
     std::lock_guard<std::mutex> l(mu_);
     return sync_;
+  }
+  std::vector<store::CanaryRecord> canary_history() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return canary_list();
   }
 
   struct Counters {
@@ -129,8 +139,28 @@ class MemoryStore final : public store::Store {
     ++counters_.writes;
     return true;
   }
+  Result<std::vector<store::CanaryRecord>> load_canary_history() override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto err = take_load_failure()) return *err;
+    return canary_list();
+  }
+  Result<bool> record_canary(const store::CanaryRecord& r) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto err = take_save_failure()) return *err;
+    if (!canary_.emplace(std::make_pair(r.flag_key, r.variant), r.first_seen_ms).second) {
+      return false;
+    }
+    ++counters_.writes;
+    return true;
+  }
 
  private:
+  std::vector<store::CanaryRecord> canary_list() const {
+    std::vector<store::CanaryRecord> out;
+    for (const auto& [k, ms] : canary_) out.push_back(store::CanaryRecord{k.first, k.second, ms});
+    return out;
+  }
+
   std::optional<Error> take_save_failure() {
     ++counters_.save_calls;
     std::string code;
@@ -153,6 +183,7 @@ class MemoryStore final : public store::Store {
   std::optional<store::CachedEvaluations> evaluations_;
   std::optional<store::CachedDefinitions> definitions_;
   store::SyncRecord sync_;
+  std::map<std::pair<std::string, std::string>, std::int64_t> canary_;  // ordered as SQLite's
   std::string fail_next_save_;
   std::string fail_saves_;
   std::string fail_next_load_;

@@ -112,7 +112,7 @@ test('status and context: ready exits 0 with the upstream shown; a not-ready age
   r = await cli(['status', '--json', '--socket', agent.socket]);
   assert.equal(r.code, 0);
   assert.equal(JSON.parse(r.stdout).mode, 'ofrep');
-  r = await cli(['context', '--socket', agent.socket]);
+  r = await cli(['context', '--json', '--socket', agent.socket]);
   assert.equal(r.code, 0);
   assert.equal(JSON.parse(r.stdout).context.tier, 'paying');
 

@@ -428,6 +428,13 @@ export function fixtureJson(name) {
   return JSON.parse(fixture(name));
 }
 
+// A host context without the fields that move by themselves (`time`: the clock advances every
+// second), for comparing two contexts read at different moments.
+export function withoutClock(context) {
+  const { time, ...rest } = context;
+  return rest;
+}
+
 // Only the evaluated part of a canonical/OFREP answer, for comparing the agent with flagd-core.
 export function evaluated(a) {
   const out = {};

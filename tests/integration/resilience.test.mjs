@@ -253,12 +253,14 @@ for (const m of MODES) {
       ...(m.mode === 'flagd' ? { yaml: `${FAST}\n  event_stream: false` } : {}),
     });
     const live = await agent.waitFlags((b) => b.source === 'live');
-    await srv.setMode({ mode: 'status', status: 429, retryAfter: 4 });
+    // Retry-After is long so that the quiet window checked below ends well before it, even
+    // when this machine is slow to look: the test does not wait for it to run out.
+    await srv.setMode({ mode: 'status', status: 429, retryAfter: 15 });
     const st = await agent.waitStatus((s) => s.lastError, { what: 'the 429 in /v1/status' });
     assert.match(st.lastError, /429/);
     const wait = Date.parse(st.nextAttempt) - Date.parse(st.lastAttempt);
-    assert.ok(wait >= 4000, `next attempt ${wait} ms after the 429, expected >= Retry-After 4 s`);
-    // Without Retry-After the backoff (100-500 ms) would have retried several times by now.
+    assert.ok(wait >= 15000, `next attempt ${wait} ms after the 429, expected >= Retry-After 15 s`);
+    // Without Retry-After the backoff (100-500 ms) would have retried several times in 2 s.
     const stats1 = await srv.stats();
     const n1 = Object.values(stats1.requests).reduce((a, b) => a + b, 0);
     await sleep(2000);
@@ -272,7 +274,9 @@ for (const m of MODES) {
 }
 
 test('definitions mode: time-based rules keep moving on cached definitions while the upstream is down', async (t) => {
-  const at = Math.floor(Date.now() / 1000) + 3;
+  // The window opens 8 s from now: after the agent has gone live and seen the upstream die
+  // (normally within a second or two; the margin is for a loaded machine), checked below.
+  const at = Math.floor(Date.now() / 1000) + 8;
   const defs = JSON.parse(fixture('flags.json'));
   defs.flags['window-flag'] = {
     state: 'ENABLED',
@@ -288,8 +292,11 @@ test('definitions mode: time-based rules keep moving on cached definitions while
   const live = await agent.waitFlags((b) => b.source === 'live');
   assert.equal(live.flags['window-flag'].value, 'before');
   await srv.kill9();
+  const down = await agent.waitFlags((b) => b.source === 'cache', { what: 'the failed sync' });
+  assert.equal(down.flags['window-flag'].value, 'before');
+  assert.ok(Date.now() / 1000 < at, 'precondition: the upstream was seen down before the window opened');
   const body = await agent.waitFlags((b) => b.flags['window-flag'].value === 'after',
-    { what: 'the time window to open', timeoutMs: 15000 });
+    { what: 'the time window to open', timeoutMs: 20000 });
   assert.equal(body.source, 'cache');
   assert.ok(Date.now() / 1000 >= at, 'not before its time');
   assert.equal(body.flags['window-flag'].reason, 'TARGETING_MATCH');

@@ -56,17 +56,19 @@ class FakeBackend final : public OfrepBackend {
     if (mode == "throw") throw std::runtime_error("engine exploded");
     if (mode == "garbage") return Json::array();
     const bool admin = request_context.value("role", "") == "admin";
-    return Json{{"flags",
-                 {{"admin-panel",
-                   {{"value", admin},
-                    {"variant", admin ? "on" : "off"},
-                    {"reason", "TARGETING_MATCH"},
-                    {"metadata", Json::object()}}},
-                  {"bad",
-                   {{"reason", "ERROR"},
-                    {"errorCode", "TYPE_MISMATCH"},
-                    {"errorDetails", "not a bool"},
-                    {"metadata", Json::object()}}}}}};
+    Json out = Json{{"flags",
+                     {{"admin-panel",
+                       {{"value", admin},
+                        {"variant", admin ? "on" : "off"},
+                        {"reason", "TARGETING_MATCH"},
+                        {"metadata", Json::object()}}},
+                      {"bad",
+                       {{"reason", "ERROR"},
+                        {"errorCode", "TYPE_MISMATCH"},
+                        {"errorDetails", "not a bool"},
+                        {"metadata", Json::object()}}}}}};
+    if (mode == "with-metadata") out["metadata"] = Json{{"flagSetId", "from-backend"}};
+    return out;
   }
   std::string mode = "answer";
   Json last_context;
@@ -82,6 +84,7 @@ class RoutesTest : public ::testing::Test {
                 HeaderList headers = {}) {
     Request req{std::move(method), std::move(target), std::move(headers), std::move(body)};
     Context ctx;
+    ctx.ofrep_only = ofrep_only_;
     ctx.snapshot = holder_.current();
     ctx.clock = &clock_;
     ctx.backend = backend_;
@@ -101,6 +104,7 @@ class RoutesTest : public ::testing::Test {
   state::StateHolder holder_;
   Views views_;
   OfrepBackend* backend_ = nullptr;
+  bool ofrep_only_ = false;
 };
 
 TEST_F(RoutesTest, FlagsListShapeAndHeaders) {
@@ -458,6 +462,67 @@ TEST_F(RoutesTest, OfrepBackendAnswersForTheRequestContext) {
   EXPECT_TRUE(json::parse(r.body).ok());
   backend.mode = "garbage";
   EXPECT_EQ(call("POST", "/ofrep/v1/evaluate/flags/x", "{}").status, 500);
+}
+
+// The bulk answer's top-level metadata is the flag-set metadata: the snapshot's, or the
+// backend's when it evaluated and says (flagd: set metadata, as in the definitions).
+TEST_F(RoutesTest, OfrepBulkCarriesFlagSetMetadata) {
+  auto s = ready_snapshot();
+  s.flag_set_metadata = Json{{"flagSetId", "fleet"}, {"version", "v12"}};
+  publish(s);
+  auto r = call("POST", "/ofrep/v1/evaluate/flags", "{}");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r)["metadata"], (Json{{"flagSetId", "fleet"}, {"version", "v12"}}));
+  // Single-flag answers carry only the flag's own (merged) metadata, as before.
+  EXPECT_EQ(body(call("POST", "/ofrep/v1/evaluate/flags/color", "{}"))["metadata"],
+            (Json{{"team", "ops"}}));
+
+  FakeBackend backend;
+  backend_ = &backend;
+  EXPECT_EQ(body(call("POST", "/ofrep/v1/evaluate/flags", "{}"))["metadata"],
+            (Json{{"flagSetId", "fleet"}, {"version", "v12"}}));
+  backend.mode = "with-metadata";
+  EXPECT_EQ(body(call("POST", "/ofrep/v1/evaluate/flags", "{}"))["metadata"],
+            (Json{{"flagSetId", "from-backend"}}));
+
+  // A metadata value that is not an object never reaches the wire.
+  s.flag_set_metadata = Json::array();
+  publish(s);
+  backend.mode = "none";
+  EXPECT_EQ(body(call("POST", "/ofrep/v1/evaluate/flags", "{}"))["metadata"], Json::object());
+}
+
+// What the loopback TCP listener (ofrep_only) serves: OFREP and the probes; the rest is 404.
+TEST_F(RoutesTest, OfrepOnlyServesOfrepAndProbes) {
+  publish(ready_snapshot());
+  views_.status_extra = [] { return Json::object(); };
+  views_.context = [] { return Json{{"targetingKey", "host"}}; };
+  views_.metrics = [] { return std::string("x 1\n"); };
+  ofrep_only_ = true;
+  for (const char* path :
+       {"/v1/flags", "/v1/flags/", "/v1/flags/color", "/v1/flags?index=1", "/v1/status",
+        "/v1/context", "/metrics", "/", "/ofrep/v1/evaluate", "/ofrep/v1/evaluate/flagsX"}) {
+    for (const char* method : {"GET", "HEAD", "POST"}) {
+      const auto r = call(method, path, "{}");
+      EXPECT_EQ(r.status, 404) << method << " " << path;
+      EXPECT_EQ(body(r)["error"], "not_found") << method << " " << path;
+      EXPECT_EQ(r.header("Content-Type"), "application/json");
+    }
+  }
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  EXPECT_EQ(call("POST", "/healthz").status, 405);
+  EXPECT_EQ(call("POST", "/ofrep/v1/evaluate/flags", "{}").status, 200);
+  EXPECT_EQ(call("POST", "/ofrep/v1/evaluate/flags/", "{}").status, 200);
+  EXPECT_EQ(body(call("POST", "/ofrep/v1/evaluate/flags/color", "{}"))["value"], "blue");
+  EXPECT_EQ(call("GET", "/ofrep/v1/evaluate/flags/color").status, 405);
+
+  Context ctx;
+  ctx.snapshot = holder_.current();
+  ctx.ofrep_only = true;
+  EXPECT_FALSE(blocking_query(Request{"GET", "/v1/flags?index=1&wait=5s", {}, ""}, ctx));
+  ctx.ofrep_only = false;
+  EXPECT_TRUE(blocking_query(Request{"GET", "/v1/flags?index=1&wait=5s", {}, ""}, ctx));
 }
 
 TEST_F(RoutesTest, BackendAnswersEvenBeforeTheSnapshotIsReady) {

@@ -4,6 +4,8 @@
 // asserts how long something took.
 #include "agent/api/server.h"
 
+#include "agent/api/routes.h"
+
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -711,6 +713,102 @@ TEST_F(ServerTest, TcpListenerOnLoopback) {
   auto big = c.read_response();
   ASSERT_TRUE(big);
   EXPECT_EQ(big->status, 413);
+}
+
+TEST_F(ServerTest, TcpListenerServesOnlyOfrepAndProbes) {
+  options_.tcp_address = "127.0.0.1";
+  holder_.publish(ready_snapshot());
+  Views views;
+  views.context = [] { return Json{{"targetingKey", "host-1"}}; };
+  views.metrics = [] { return std::string("ff_up 1\n"); };
+  start(nullptr, views);
+  Conn c = Conn::tcp(server_->tcp_port());
+  ASSERT_TRUE(c.ok());
+  for (const char* path : {"/v1/flags", "/v1/flags/color", "/v1/flags?index=1&wait=60s",
+                           "/v1/status", "/v1/context", "/metrics", "/nope"}) {
+    ASSERT_TRUE(c.send(get(path)));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path;
+    EXPECT_EQ(r->header("Content-Type"), "application/json") << path;
+    EXPECT_EQ(body_json(*r)["error"], "not_found") << path;
+  }
+  ASSERT_TRUE(c.send(get("/healthz")));
+  auto health = c.read_response();
+  ASSERT_TRUE(health);
+  ASSERT_TRUE(c.send(get("/readyz")));
+  auto ready = c.read_response();
+  ASSERT_TRUE(ready);
+  ASSERT_TRUE(c.send(post("/ofrep/v1/evaluate/flags/color", "{}")));
+  auto one = c.read_response();
+  ASSERT_TRUE(one);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(body_json(*health)["status"], "ok");
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(one->status, 200);
+  EXPECT_EQ(body_json(*one)["value"], "blue");
+
+  // The same admin paths on the Unix socket are served.
+  Conn u = connect();
+  for (const char* path : {"/v1/flags", "/v1/flags/color", "/v1/status", "/metrics"}) {
+    ASSERT_TRUE(u.send(get(path)));
+    auto r = u.read_response();
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+  }
+}
+
+// GET /v1/flags/{key} and /v1/flags are answered from pre-rendered bytes: they must be what
+// Beast's serializer writes (HEAD goes through it: same head, no body), with Age following the
+// clock and the body following the snapshot.
+TEST_F(ServerTest, RenderedAnswersAreTheSerializersBytes) {
+  holder_.publish(ready_snapshot());
+  start();
+  Conn c = connect();
+  for (const char* path : {"/v1/flags/color", "/v1/flags", "/v1/flags/"}) {
+    ASSERT_TRUE(c.send(get(path)));
+    auto fast = c.read_response();
+    ASSERT_TRUE(fast) << path;
+    // HEAD has a Content-Length but no body: read its head raw, up to the next answer.
+    Conn h = connect();
+    ASSERT_TRUE(h.send(std::string("HEAD ") + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+                       get("/healthz")));
+    ASSERT_TRUE(eventually([&] {
+      h.wait_closed(milliseconds(20));
+      return h.pending().find("\"ok\"") != std::string::npos;
+    }));
+    const std::string slow_head = h.pending().substr(0, h.pending().find("\r\n\r\n") + 4);
+    EXPECT_EQ(fast->raw.substr(0, fast->raw.size() - fast->body.size()), slow_head) << path;
+    Context ctx;
+    ctx.snapshot = holder_.current();
+    ctx.clock = &clock_;
+    EXPECT_EQ(fast->body, handle(Request{"GET", path, {}, ""}, ctx).body) << path;
+  }
+  ASSERT_TRUE(c.send(get("/v1/flags/color")));
+  auto first = c.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->raw.substr(0, first->raw.find("\r\n\r\n") + 4),
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nAge: 3\r\n"
+            "X-Fleetflag-Stale: false\r\nX-Fleetflag-Index: 1\r\nContent-Length: " +
+                std::to_string(first->body.size()) + "\r\n\r\n");
+
+  clock_.advance(milliseconds(12'000));
+  ASSERT_TRUE(c.send(get("/v1/flags/color")));
+  auto later = c.read_response();
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->header("Age"), "15");
+  EXPECT_EQ(later->body, first->body);
+
+  holder_.publish(ready_snapshot("red"));
+  ASSERT_TRUE(c.send(get("/v1/flags/color") + get("/v1/flags/nope")));
+  auto changed = c.read_response();
+  auto missing = c.read_response();
+  ASSERT_TRUE(changed && missing);
+  EXPECT_EQ(changed->header("X-Fleetflag-Index"), "2");
+  EXPECT_EQ(body_json(*changed)["value"], "red");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(body_json(*missing)["errorCode"], "FLAG_NOT_FOUND");
+  EXPECT_EQ(server_->active_connections(), 1u);
 }
 
 TEST_F(ServerTest, TcpMustBeLoopback) {

@@ -24,6 +24,7 @@ struct RawResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string raw;  // the response's bytes as received
 
   std::optional<std::string> header(const std::string& name) const {
     for (const auto& [k, v] : headers) {
@@ -128,6 +129,7 @@ class Conn {
       if (!fill(deadline)) return std::nullopt;
     }
     r.body = buf_.substr(0, length);
+    r.raw = head + "\r\n\r\n" + r.body;
     buf_.erase(0, length);
     return r;
   }

@@ -5,78 +5,29 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
-
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/memory_store.h"
+#include "tests/unit/app/scripted_upstream.h"
 
 namespace ff::app {
 namespace {
 
 using namespace std::chrono_literals;
+using ff::testing::definitions;
+using ff::testing::evaluations;
+using ff::testing::failure;
 using ff::testing::FakeClock;
 using ff::testing::MemoryStore;
+using ff::testing::not_modified;
+using ff::testing::ScriptedUpstream;
 
-// An Upstream that answers from a script; once the script is empty it repeats the last entry.
-class ScriptedUpstream final : public sync::Upstream {
- public:
-  explicit ScriptedUpstream(sync::Mode mode) : mode_(mode) {}
-  sync::Mode mode() const override { return mode_; }
-  std::string describe() const override { return "scripted"; }
-  sync::FetchOutcome fetch(const Json& context, const std::string& etag) override {
-    contexts.push_back(context);
-    etags.push_back(etag);
-    if (script.size() > 1) {
-      auto o = script.front();
-      script.pop_front();
-      return o;
-    }
-    return script.front();
-  }
-  std::deque<sync::FetchOutcome> script;
-  std::vector<Json> contexts;
-  std::vector<std::string> etags;
-
- private:
-  sync::Mode mode_;
-};
-
-sync::FetchOutcome evaluations(Json flags, std::string etag = "") {
-  sync::FetchOutcome o;
-  o.ok = true;
-  o.fetched.evaluations = std::move(flags);
-  o.fetched.etag = std::move(etag);
-  return o;
-}
-
-sync::FetchOutcome definitions(std::string text) {
-  sync::FetchOutcome o;
-  o.ok = true;
-  o.fetched.definitions = std::move(text);
-  o.fetched.etag = "defs-etag";
-  return o;
-}
-
-sync::FetchOutcome failure(std::string message, int status = 0,
-                           std::optional<std::chrono::seconds> retry_after = std::nullopt) {
-  sync::FetchOutcome o;
-  o.error.message = std::move(message);
-  o.error.http_status = status;
-  o.error.retry_after = retry_after;
-  return o;
-}
-
-sync::FetchOutcome not_modified() {
-  sync::FetchOutcome o;
-  o.ok = true;
-  o.fetched.not_modified = true;
-  return o;
-}
-
-const Json kFlagsV1 = Json::parse(R"({
+// A function, not a static: building a Json may throw.
+Json flags_v1() {
+  return Json::parse(R"({
   "rollout": {"value": true, "variant": "on", "reason": "TARGETING_MATCH", "metadata": {}},
   "version": {"value": "1.2.3", "variant": "v1", "reason": "STATIC", "metadata": {"team": "sre"}}
 })");
+}
 
 struct Harness {
   FakeClock clock;
@@ -85,7 +36,7 @@ struct Harness {
   std::unique_ptr<Agent> agent;
 
   Harness(sync::Mode mode, std::unique_ptr<MemoryStore> s = std::make_unique<MemoryStore>(),
-          AgentConfig cfg = {}) {
+          AgentConfig cfg = AgentConfig()) {
     cfg.upstream.mode = mode;
     cfg.upstream.url = "scripted";
     cfg.sync.interval = 30s;
@@ -110,7 +61,7 @@ TEST(Agent, NotReadyWithoutCacheOrSync) {
 
 TEST(Agent, SuccessfulSyncServesLiveValuesAndCachesThem) {
   Harness h(sync::Mode::kOfrep);
-  h.upstream->script = {evaluations(kFlagsV1, "etag-1")};
+  h.upstream->script = {evaluations(flags_v1(), "etag-1")};
   const auto delay = h.agent->sync_once();
   // Poll interval 30 s with +-20 % jitter; the injected random 0.5 sits in the middle.
   EXPECT_GE(delay, 24s);
@@ -131,7 +82,7 @@ TEST(Agent, SuccessfulSyncServesLiveValuesAndCachesThem) {
 
 TEST(Agent, UpstreamFailureKeepsValuesAndMarksThemStale) {
   Harness h(sync::Mode::kOfrep);
-  h.upstream->script = {evaluations(kFlagsV1), failure("connect: refused")};
+  h.upstream->script = {evaluations(flags_v1()), failure("connect: refused")};
   h.agent->sync_once();
   const auto rev = h.snap()->revision;
   h.clock.advance(30s);
@@ -160,7 +111,7 @@ TEST(Agent, BackoffGrowsAndRespectsRetryAfter) {
 
 TEST(Agent, NotModifiedAfterAnOutageMakesTheCacheLiveAgain) {
   Harness h(sync::Mode::kOfrep);
-  h.upstream->script = {evaluations(kFlagsV1, "e1"), failure("down"), not_modified()};
+  h.upstream->script = {evaluations(flags_v1(), "e1"), failure("down"), not_modified()};
   h.agent->sync_once();
   const auto updated = h.snap()->flags.at("rollout").updated_at_ms;
   h.clock.advance(10s);
@@ -174,7 +125,7 @@ TEST(Agent, NotModifiedAfterAnOutageMakesTheCacheLiveAgain) {
 
 TEST(Agent, UnchangedAnswersDoNotBumpTheRevision) {
   Harness h(sync::Mode::kOfrep);
-  h.upstream->script = {evaluations(kFlagsV1)};
+  h.upstream->script = {evaluations(flags_v1())};
   h.agent->sync_once();
   const auto rev = h.snap()->revision;
   const auto updated = h.snap()->flags.at("rollout").updated_at_ms;
@@ -187,10 +138,10 @@ TEST(Agent, UnchangedAnswersDoNotBumpTheRevision) {
 
 TEST(Agent, ChangedValueBumpsRevisionAndUpdatedAt) {
   Harness h(sync::Mode::kOfrep);
-  Json v2 = kFlagsV1;
+  Json v2 = flags_v1();
   v2["rollout"]["value"] = false;
   v2["rollout"]["variant"] = "off";
-  h.upstream->script = {evaluations(kFlagsV1), evaluations(v2)};
+  h.upstream->script = {evaluations(flags_v1()), evaluations(v2)};
   h.agent->sync_once();
   const auto rev = h.snap()->revision;
   h.clock.advance(30s);
@@ -205,7 +156,7 @@ TEST(Agent, RestartServesTheCacheStaleBeforeAnySync) {
   auto store = std::make_unique<MemoryStore>();
   {
     Harness first(sync::Mode::kOfrep, std::make_unique<MemoryStore>());
-    first.upstream->script = {evaluations(kFlagsV1, "e9")};
+    first.upstream->script = {evaluations(flags_v1(), "e9")};
     first.agent->sync_once();
     store->seed(*first.store->evaluations());
     store->seed(first.store->sync());
@@ -227,7 +178,7 @@ TEST(Agent, FailingStoreKeepsServingFromMemoryAndSaysWhy) {
   auto store = std::make_unique<MemoryStore>();
   store->fail_saves("full");
   Harness h(sync::Mode::kOfrep, std::move(store));
-  h.upstream->script = {evaluations(kFlagsV1)};
+  h.upstream->script = {evaluations(flags_v1())};
   h.agent->sync_once();
   EXPECT_EQ(h.snap()->flags.at("rollout").value, true);
   const Json st = h.agent->status_extra();
@@ -254,7 +205,10 @@ TEST(Agent, DefinitionsModeEvaluatesLocallyAndKeepsTimeRulesMovingWhileDown) {
   EXPECT_EQ(h.snap()->flags.at("tiered").value, true) << "context attribute tier=paying";
   ASSERT_TRUE(h.store->definitions().has_value());
   h.clock.advance(1500s);  // 1900 s into the hour
-  h.agent->sync_once();    // upstream fails: cached definitions, re-evaluated for the new time
+  h.agent->sync_once();    // upstream fails: only the status changes
+  EXPECT_EQ(h.snap()->source, state::Source::kCache);
+  EXPECT_EQ(h.snap()->flags.at("window").value, false);
+  h.agent->tick();  // the timers re-evaluate the cached definitions for the new time
   EXPECT_EQ(h.snap()->source, state::Source::kCache);
   EXPECT_EQ(h.snap()->flags.at("window").value, true);
 }
@@ -293,7 +247,7 @@ TEST(Agent, EvaluateForLayersTheCallersContextOnTheHostContext) {
 
 TEST(Agent, ContextChangeDropsTheEtagInRemoteModes) {
   Harness h(sync::Mode::kOfrep);
-  h.upstream->script = {evaluations(kFlagsV1, "e1")};
+  h.upstream->script = {evaluations(flags_v1(), "e1")};
   h.agent->sync_once();
   h.agent->set_context(Json{{"targetingKey", "host-1"}, {"tier", "free"}});
   h.agent->sync_once();

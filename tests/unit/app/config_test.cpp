@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/app/daemon.h"
-
 namespace ff::app {
 namespace {
 
@@ -29,7 +27,7 @@ context:
     owner: acme
     tier: paying
     cores: 8
-    canary: false
+    on_call: false
     quoted: "123"
 api:
   socket: /tmp/x.sock
@@ -49,7 +47,7 @@ log_level: debug
   EXPECT_EQ(c->sync.backoff_max, 600s);
   EXPECT_EQ(c->context.attributes["tier"], "paying");
   EXPECT_EQ(c->context.attributes["cores"], 8);
-  EXPECT_EQ(c->context.attributes["canary"], false);
+  EXPECT_EQ(c->context.attributes["on_call"], false);
   EXPECT_EQ(c->context.attributes["quoted"], "123");
   EXPECT_EQ(c->api.socket_mode, 0640u);
   EXPECT_EQ(c->api.tcp_address, "127.0.0.1");
@@ -88,26 +86,88 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parse_duration("").has_value());
   EXPECT_FALSE(parse_duration("5 s").has_value());
   EXPECT_FALSE(parse_duration("-5s").has_value());
+  EXPECT_EQ(parse_duration("180d"), std::chrono::hours(24 * 180));
+  EXPECT_EQ(parse_duration("1.5d"), 36h);
 }
 
-TEST(Context, TargetingKeyFallsBackFromConfigToMachineIdToHostname) {
-  ContextConfig c;
-  c.targeting_key = "configured";
-  EXPECT_EQ(build_context(c)["targetingKey"], "configured");
-  char path[] = "/tmp/ffmid.XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, "0123456789abcdef\n", 17), 17);
-  close(fd);
-  c.targeting_key.clear();
-  c.machine_id_path = path;
-  c.attributes = Json{{"owner", "acme"}, {"targetingKey", "ignored"}};
-  const Json ctx = build_context(c);
-  EXPECT_EQ(ctx["targetingKey"], "0123456789abcdef");
-  EXPECT_EQ(ctx["owner"], "acme");
-  unlink(path);
-  c.machine_id_path = "/nonexistent/machine-id";
-  EXPECT_FALSE(build_context(c)["targetingKey"].get<std::string>().empty());
+TEST(Config, ContextKeys) {
+  auto c = parse_config(R"(
+context:
+  targeting_key: host-17
+  machine_id_path: /tmp/mid
+  context_dir: /tmp/ctx.d
+  providers_dir: /tmp/prov.d
+  time_zone: Europe/Paris
+  providers:
+    gpu: {timeout: 2s, retry: 30s, env: {GPU_VENDOR: nvidia}}
+    slow: {ttl: 1h, max_output: 1024}
+  provider_defaults: {timeout: 3s, ttl: 10m, max_output: 4096}
+  canary_window: 90d
+)");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  const auto& x = c->context;
+  EXPECT_EQ(x.context_dir, "/tmp/ctx.d");
+  EXPECT_EQ(x.providers_dir, "/tmp/prov.d");
+  EXPECT_EQ(x.time_zone, "Europe/Paris");
+  EXPECT_EQ(x.provider_defaults.timeout, 3s);
+  EXPECT_EQ(x.provider_defaults.ttl, 600s);
+  EXPECT_EQ(x.provider_defaults.max_output, 4096u);
+  // A provider entry overrides what it names and takes the rest from provider_defaults, even
+  // when provider_defaults comes later in the file.
+  EXPECT_EQ(x.providers.at("gpu").timeout, 2s);
+  EXPECT_EQ(x.providers.at("gpu").ttl, 600s);
+  EXPECT_EQ(x.providers.at("gpu").retry, 30s);
+  EXPECT_EQ(x.providers.at("gpu").env.at("GPU_VENDOR"), "nvidia");
+  EXPECT_EQ(x.providers.at("slow").timeout, 3s);
+  EXPECT_EQ(x.providers.at("slow").ttl, 3600s);
+  EXPECT_EQ(x.providers.at("slow").max_output, 1024u);
+  EXPECT_EQ(x.canary_window, std::chrono::hours(24 * 90));
+
+  const context::ContextOptions o = context_options(x);
+  EXPECT_EQ(o.targeting_key, "host-17");
+  EXPECT_EQ(o.machine_id_path, "/tmp/mid");
+  EXPECT_EQ(o.context_dir, "/tmp/ctx.d");
+  EXPECT_EQ(o.providers_dir, "/tmp/prov.d");
+  EXPECT_EQ(o.time_zone, "Europe/Paris");
+  EXPECT_EQ(o.providers.at("gpu").timeout, 2s);
+  EXPECT_EQ(o.provider_defaults.max_output, 4096u);
+
+  const Json d = describe(*c)["context"];
+  EXPECT_EQ(d["timeZone"], "Europe/Paris");
+  EXPECT_EQ(d["canaryWindowMs"], 90LL * 86400000);
+  EXPECT_EQ(d["providers"]["gpu"]["timeoutMs"], 2000);
+}
+
+TEST(Config, ContextDefaults) {
+  auto c = parse_config("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->context.context_dir, "/etc/fleetflag/context.d");
+  EXPECT_EQ(c->context.providers_dir, "/etc/fleetflag/providers.d");
+  EXPECT_EQ(c->context.time_zone, "");
+  EXPECT_EQ(c->context.canary_window, std::chrono::hours(24 * 180));
+  EXPECT_TRUE(c->context.providers.empty());
+}
+
+TEST(Config, ContextErrorsNameTheKey) {
+  auto path_of = [](const char* yaml) {
+    auto c = parse_config(yaml);
+    return c.ok() ? std::string("<ok>") : c.error().path;
+  };
+  EXPECT_EQ(path_of("context: {time_zne: UTC}"), "context.time_zne");
+  EXPECT_EQ(path_of("context: {providers: {gpu: {timout: 1s}}}"), "context.providers.gpu.timout");
+  EXPECT_EQ(path_of("context: {providers: {gpu: {timeout: soon}}}"),
+            "context.providers.gpu.timeout");
+  EXPECT_EQ(path_of("context: {provider_defaults: {max_output: -1}}"),
+            "context.provider_defaults.max_output");
+  EXPECT_EQ(path_of("context: {provider_defaults: {max_output: lots}}"),
+            "context.provider_defaults.max_output");
+  EXPECT_EQ(path_of("context: {canary_window: 0d}"), "context.canary_window");
+  EXPECT_EQ(path_of("context: {providers: {gpu: {env: {A: [1]}}}}"), "context.providers.gpu.env.A");
+  EXPECT_EQ(path_of("context: {providers: [a, b]}"), "context.providers");
+  for (const char* key : {"targetingKey", "host", "time", "canary"}) {
+    EXPECT_EQ(path_of(("context: {attributes: {" + std::string(key) + ": 1}}").c_str()),
+              "context.attributes." + std::string(key));
+  }
 }
 
 }  // namespace

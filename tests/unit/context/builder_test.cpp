@@ -101,6 +101,29 @@ TEST_F(BuilderTest, TtlReuseThenRerun) {
   EXPECT_EQ(b->next_refresh(), clock_.steady() + milliseconds(60000));
 }
 
+// The agent's start-up: facts and files at once, providers only at the first refresh() (which
+// is due immediately), so a slow provider cannot delay serving the cache.
+TEST_F(BuilderTest, DeferredProvidersRunAtTheFirstRefresh) {
+  add_scripted("p");
+  ContextOptions o = options();
+  o.attributes = Json{{"tier", "gold"}};
+  o.defer_providers = true;
+  auto b = create(o);
+  EXPECT_EQ(runs(), 0);
+  HostContext c = b->current();
+  EXPECT_EQ(c.context["tier"], "gold");
+  EXPECT_FALSE(c.context.contains("v"));
+  EXPECT_EQ(b->next_refresh(), clock_.steady());
+  EXPECT_TRUE(b->refresh());
+  EXPECT_EQ(runs(), 1);
+  EXPECT_EQ(b->current().context["v"], "one");
+  EXPECT_EQ(b->current().sources["v"], "provider:p");
+  EXPECT_EQ(b->next_refresh(), clock_.steady() + milliseconds(60000));
+  o.defer_providers = false;  // a reload runs them at once
+  ASSERT_TRUE(b->reload(o).ok());
+  EXPECT_EQ(runs(), 2);
+}
+
 TEST_F(BuilderTest, PerProviderOptionsOverrideDefaults) {
   add_scripted("fast");
   add_scripted("slow");

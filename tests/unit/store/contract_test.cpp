@@ -205,5 +205,24 @@ TYPED_TEST(StoreContract, FlagsMustBeAnObject) {
   EXPECT_FALSE(loaded->has_value());
 }
 
+TYPED_TEST(StoreContract, CanaryRecordsKeepTheFirstSightingInOrder) {
+  auto& s = *this->store_;
+  auto empty = s.load_canary_history();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_TRUE(*s.record_canary(CanaryRecord{"zeta", "canary", 30}));
+  EXPECT_TRUE(*s.record_canary(CanaryRecord{"alpha", "c2", 20}));
+  EXPECT_TRUE(*s.record_canary(CanaryRecord{"alpha", "c1", 10}));
+  EXPECT_FALSE(*s.record_canary(CanaryRecord{"alpha", "c1", 99})) << "first sighting wins";
+  auto h = s.load_canary_history();
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_EQ((*h)[0].flag_key + "/" + (*h)[0].variant, "alpha/c1");
+  EXPECT_EQ((*h)[0].first_seen_ms, 10);
+  EXPECT_EQ((*h)[1].flag_key + "/" + (*h)[1].variant, "alpha/c2");
+  EXPECT_EQ((*h)[2].flag_key + "/" + (*h)[2].variant, "zeta/canary");
+  EXPECT_EQ((*h)[2].first_seen_ms, 30);
+}
+
 }  // namespace
 }  // namespace ff::store::testing

@@ -15,7 +15,7 @@
 namespace ff::store::testing {
 namespace {
 
-TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion1) {
+TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion2) {
   TempDir dir;
   const std::string path = dir.file("cache.db");
   OpenReport report;
@@ -28,10 +28,10 @@ TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion1) {
   RawDb raw(path);
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");  // persistent in the file header
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.scalar("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                        "WHERE type = 'table' ORDER BY name)"),
-            "definitions,evaluation_context,evaluation_flag,sync_state");
+            "canary_history,definitions,evaluation_context,evaluation_flag,sync_state");
   store.reset();
 
   OpenReport again;
@@ -51,7 +51,75 @@ TEST(SqliteStore, MigratesAnEmptyVersion0Database) {
   auto store = must_open(path, 1000, &report);
   ASSERT_NE(store, nullptr);
   EXPECT_FALSE(report.recovered);
-  EXPECT_EQ(RawDb(path).scalar("PRAGMA user_version"), "1");
+  EXPECT_EQ(RawDb(path).scalar("PRAGMA user_version"), "2");
+}
+
+// The v1 schema exactly as the first release shipped it, with a row in each table.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE evaluation_context (
+  id INTEGER PRIMARY KEY CHECK (id = 1), context_hash TEXT NOT NULL,
+  synced_at_ms INTEGER NOT NULL, flag_count INTEGER NOT NULL, digest INTEGER NOT NULL);
+CREATE TABLE evaluation_flag (
+  context_id INTEGER NOT NULL REFERENCES evaluation_context (id) ON DELETE CASCADE,
+  flag_key TEXT NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (context_id, flag_key));
+CREATE TABLE definitions (
+  id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, body BLOB NOT NULL,
+  etag TEXT NOT NULL, fetched_at_ms INTEGER NOT NULL, digest INTEGER NOT NULL);
+CREATE TABLE sync_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1), etag TEXT NOT NULL, last_attempt_ms INTEGER NOT NULL,
+  last_success_ms INTEGER NOT NULL, last_error TEXT NOT NULL, revision INTEGER NOT NULL);
+INSERT INTO sync_state VALUES (1, '"v1-etag"', 10, 9, 'old error', 41);
+PRAGMA user_version = 1;
+)sql";
+
+TEST(SqliteStore, MigratesAVersion1DatabaseKeepingItsRows) {
+  TempDir dir;
+  const std::string path = dir.file("cache.db");
+  {
+    RawDb raw(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(raw.exec("PRAGMA journal_mode = WAL;"));
+    ASSERT_TRUE(raw.exec(kSchemaV1));
+  }
+  OpenReport report;
+  auto store = must_open(path, 1000, &report);
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(report.recovered);
+  EXPECT_FALSE(report.created);
+  const auto sync = store->load_sync();
+  ASSERT_TRUE(sync.ok());
+  EXPECT_EQ(sync->etag, "\"v1-etag\"");
+  EXPECT_EQ(sync->revision, 41u);
+  auto history = store->load_canary_history();
+  ASSERT_TRUE(history.ok());
+  EXPECT_TRUE(history->empty());
+  EXPECT_TRUE(*store->record_canary(CanaryRecord{"kernel", "canary", 5}));
+  store.reset();
+  EXPECT_EQ(RawDb(path).scalar("PRAGMA user_version"), "2");
+  EXPECT_EQ(RawDb(path).scalar("SELECT flag_key || '/' || variant || '@' || first_seen_ms "
+                               "FROM canary_history"),
+            "kernel/canary@5");
+}
+
+TEST(SqliteStore, CanaryHistorySurvivesReopenAndKeepsTheFirstSighting) {
+  TempDir dir;
+  const std::string path = dir.file("cache.db");
+  {
+    auto store = must_open(path);
+    ASSERT_TRUE(*store->record_canary(CanaryRecord{"b", "canary", 200}));
+    ASSERT_TRUE(*store->record_canary(CanaryRecord{"a", "wave2", 300}));
+    ASSERT_TRUE(*store->record_canary(CanaryRecord{"a", "wave1", 100}));
+  }
+  auto store = must_open(path);
+  EXPECT_FALSE(*store->record_canary(CanaryRecord{"a", "wave1", 999}));
+  auto h = store->load_canary_history();
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_EQ((*h)[0].flag_key, "a");
+  EXPECT_EQ((*h)[0].variant, "wave1");
+  EXPECT_EQ((*h)[0].first_seen_ms, 100);
+  EXPECT_EQ((*h)[1].variant, "wave2");
+  EXPECT_EQ((*h)[2].flag_key, "b");
+  EXPECT_EQ((*h)[2].first_seen_ms, 200);
 }
 
 TEST(SqliteStore, SurvivesReopen) {
