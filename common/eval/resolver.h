@@ -62,6 +62,8 @@ class Engine {
   // Resolves every flag (DISABLED ones included, with reason DISABLED), in key order.
   void resolve_all(const Json& context, std::int64_t now, std::vector<Resolution>& out) const;
 
+  // The definitions as loaded, except that each successfully compiled flag's `targeting` is
+  // released (null): only the compiled rule is kept.
   const flags::FlagSet& flag_set() const;
   std::size_t size() const;
   // "flag-key: message" for every flag whose targeting failed to compile.
