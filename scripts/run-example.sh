@@ -47,6 +47,7 @@ echo "  curl -s --unix-socket $sock http://localhost/v1/flags | python3 -m json.
 echo "  curl -s --unix-socket $sock http://localhost/v1/flags/openssl-3-upgrade"
 echo "  curl -s --unix-socket $sock http://localhost/v1/status"
 echo "  $ff list --socket $sock"
+echo "  $ff context --socket $sock    # this host's context and where each attribute came from"
 echo "  $ff enabled kernel-livepatch --socket $sock && echo patch || echo skip"
 echo
 args=(--mode definitions --url "$flags" --socket "$sock" --state-dir "$demo/state"
