@@ -302,43 +302,12 @@ std::uint32_t load_be32(const char* p) {
   return key_less(a.text, b);
 }
 
-// String equality without a memcmp call for the short strings rules compare.
-[[gnu::always_inline]] inline bool same_string(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size();
-  if (n != b.size()) return false;
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
-    std::uint64_t x = 0;
-    std::uint64_t y = 0;
-    std::memcpy(&x, a.data(), 8);
-    std::memcpy(&y, b.data(), 8);
-    if (x != y) return false;
-    std::memcpy(&x, a.data() + n - 8, 8);
-    std::memcpy(&y, b.data() + n - 8, 8);
-    return x == y;
-  }
-  if (n >= 4) {
-    std::uint32_t x = 0;
-    std::uint32_t y = 0;
-    std::memcpy(&x, a.data(), 4);
-    std::memcpy(&y, b.data(), 4);
-    if (x != y) return false;
-    std::memcpy(&x, a.data() + n - 4, 4);
-    std::memcpy(&y, b.data() + n - 4, 4);
-    return x == y;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
 const Json* find_key(const Json& object, std::string_view key) {
   const auto* obj = object.get_ptr<const Json::object_t*>();
   if (obj == nullptr) return nullptr;
   // lower_bound, then an equality test (cheaper than find's second ordering test).
   const auto it = obj->lower_bound(KeyRef{key});
-  return it != obj->end() && same_string(it->first, key) ? &it->second : nullptr;
+  return it != obj->end() && detail::same_string(it->first, key) ? &it->second : nullptr;
 }
 
 // ---- JavaScript value semantics used by json-logic ----
@@ -459,7 +428,7 @@ bool js_falsy(const Json& v) {
 // structured values are equal only when they are the same object in memory.
 bool js_strict_equal(const Json& a, const Json& b) {
   if (a.is_string() && b.is_string()) {
-    return same_string(str(a), str(b));
+    return detail::same_string(str(a), str(b));
   }
   if (a.is_number() && b.is_number()) return to_number(a) == to_number(b);
   if (a.type() != b.type()) return false;
@@ -471,7 +440,7 @@ bool js_strict_equal(const Json& a, const Json& b) {
 bool js_loose_equal(const Json& a, const Json& b) {
   if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
   if (a.is_string() && b.is_string()) {
-    return same_string(str(a), str(b));
+    return detail::same_string(str(a), str(b));
   }
   const double x = to_number(a);
   const double y = to_number(b);
@@ -1130,10 +1099,10 @@ class Evaluator {
       switch (op) {
         case Op::kEq:
         case Op::kStrictEq:
-          return same_string(x, y);
+          return detail::same_string(x, y);
         case Op::kNe:
         case Op::kStrictNe:
-          return !same_string(x, y);
+          return !detail::same_string(x, y);
         case Op::kLt:
           return x < y;
         case Op::kLe:
@@ -1207,7 +1176,7 @@ class Evaluator {
       const Json& a = simple_var_value(n.args[0], scope);
       if (n.cmp_string_eq) {
         if (const auto* text = a.get_ptr<const std::string*>()) {
-          return same_string(*text, str(n.args[1].literal)) != n.cmp_negate;
+          return detail::same_string(*text, str(n.args[1].literal)) != n.cmp_negate;
         }
       }
       return compare_values(n.op, a, n.args[1].literal);
@@ -1484,7 +1453,7 @@ class Evaluator {
         for (const auto& e : *arr) {
           if (!step()) return false;
           const auto* s = e.get_ptr<const std::string*>();
-          if (s != nullptr && same_string(*s, *needle)) return true;
+          if (s != nullptr && detail::same_string(*s, *needle)) return true;
         }
         return false;
       }
@@ -1853,7 +1822,7 @@ class Evaluator {
     if (t == nullptr || a == nullptr) return std::nullopt;
     const std::string_view tv = *t;
     if (a->size() > tv.size()) return false;
-    return same_string(
+    return detail::same_string(
         n.op == Op::kStartsWith ? tv.substr(0, a->size()) : tv.substr(tv.size() - a->size()), *a);
   }
 

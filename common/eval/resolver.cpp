@@ -157,7 +157,7 @@ class KeyIndex {
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       const CompiledFlag* f = slots_[i];
       if (f == nullptr) return nullptr;
-      if (same(f->key, key)) return f;
+      if (detail::same_string(f->key, key)) return f;
     }
   }
 
@@ -166,17 +166,6 @@ class KeyIndex {
     std::uint64_t w = 0;
     std::memcpy(&w, p, 8);
     return w;
-  }
-
-  // Keys of 8 to 16 bytes (the usual) compare as two overlapping words, without a call.
-  static bool same(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    const std::size_t n = a.size();
-    if (n >= 8 && n <= 16) {
-      return load8(a.data()) == load8(b.data()) &&
-             load8(a.data() + n - 8) == load8(b.data() + n - 8);
-    }
-    return std::memcmp(a.data(), b.data(), n) == 0;
   }
 
   // 8 bytes at a time, multiplicative mixing; quality is ample for a table of flag keys.

@@ -9,14 +9,48 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/eval/logic.h"
 
 namespace ff::eval::detail {
+
+// String equality without a memcmp call for the short strings rules compare and flags are
+// named by (context keys, literals, flag keys).
+[[gnu::always_inline]] inline bool same_string(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+    std::uint64_t x = 0;
+    std::uint64_t y = 0;
+    std::memcpy(&x, a.data(), 8);
+    std::memcpy(&y, b.data(), 8);
+    if (x != y) return false;
+    std::memcpy(&x, a.data() + n - 8, 8);
+    std::memcpy(&y, b.data() + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    std::uint32_t x = 0;
+    std::uint32_t y = 0;
+    std::memcpy(&x, a.data(), 4);
+    std::memcpy(&y, b.data(), 4);
+    if (x != y) return false;
+    std::memcpy(&x, a.data() + n - 4, 4);
+    std::memcpy(&y, b.data() + n - 4, 4);
+    return x == y;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
 
 // Path numbers of one Engine. Number 0 is `targetingKey` (fractional's default bucketing).
 class PathNumbering {
